@@ -1,0 +1,61 @@
+"""The Backend protocol: what every framework folder offers the CLI and the conformance suite.
+
+Each backend package (``scalespec.backends.torch``, ``scalespec.backends.tensorflow``) has
+the same parts: runtime.py (framework blocks, importing nothing from scalespec, so that
+emitted files can carry its text), build.py, emit.py, weights.py, measure.py; and its
+``__init__`` exposes ``BACKEND``, an object satisfying this protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..ir.network import Network
+
+Weights = dict[str, np.ndarray]  # canonical name -> float32 array in PyTorch layout (convention 4)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Counts a framework computes itself (never copied from ir/cost)."""
+
+    params: int
+    buffers: int
+    macs: int
+    how: str  # one line: which framework facility produced the numbers
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str  # "torch" or "tensorflow"
+
+    def available(self) -> bool:
+        """True when the framework imports here."""
+
+    def version(self) -> str:
+        """The framework's version string."""
+
+    def build(self, network: Network, *, num_classes: int | None = None) -> Any:
+        """A framework model (eval mode) built from the IR via runtime.py."""
+
+    def emit(self, network: Network) -> str:
+        """Standalone source defining ``build_model(num_classes=...)``; imports only the framework."""
+
+    def export_weights(self, model: Any) -> Weights:
+        """Canonical weights of ``model``."""
+
+    def import_weights(self, model: Any, weights: Mapping[str, np.ndarray]) -> None:
+        """Load canonical weights; a missing, extra or mis-shaped tensor raises SpecError naming it."""
+
+    def forward(self, model: Any, x: np.ndarray, *, training: bool = False, device: str = "cpu") -> np.ndarray:
+        """Run NCHW float32 ``x`` through ``model``; returns a numpy array (logits or features)."""
+
+    def measure(self, model: Any, resolution: int) -> Measured:
+        """Params, buffers and MACs counted by the framework at ``resolution``."""
+
+    def devices(self) -> list[str]:
+        """Devices this framework can run on here, e.g. ``["cpu"]`` or ``["cpu", "cuda"]``."""

@@ -1,0 +1,33 @@
+"""Atomic, no-clobber file output shared by every command that writes a file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import SpecError
+
+
+def atomic_write(path: str | Path, data: str | bytes, *, force: bool = False) -> Path:
+    """Write ``data`` to ``path`` via a temporary file and rename; refuse to clobber without ``force``.
+
+    Either the whole file appears or nothing does: a failure leaves no partial file behind.
+    """
+    path = Path(path)
+    if path.exists() and not force:
+        raise SpecError([("output", f"{path} exists; pass --force to overwrite it")])
+    if not path.parent.exists():
+        raise SpecError([("output", f"directory {path.parent} does not exist")])
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,149 @@
+"""Analytic cost model (convention 3): params, buffers, MACs and more, from the IR alone.
+
+No ML framework is imported here; this is the reference every backend's measure() is held to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+
+from .network import Conv, Linear, Network, SqueezeExcite, conv_output_size
+from .weights import op_tensors
+
+# other_ops per output element: BN folds to one multiply and one add in eval mode
+BN_OPS_PER_ELEMENT = 2
+ACTIVATION_OPS_PER_ELEMENT = 1
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Counts for one layer, one stage or the network. ``flops`` is ``2 * macs``."""
+
+    params: int = 0
+    buffers: int = 0
+    macs: int = 0
+    other_ops: int = 0
+    activations: int = 0
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(
+            self.params + other.params,
+            self.buffers + other.buffers,
+            self.macs + other.macs,
+            self.other_ops + other.other_ops,
+            self.activations + other.activations,
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "params": self.params,
+            "buffers": self.buffers,
+            "macs": self.macs,
+            "flops": self.flops,
+            "other_ops": self.other_ops,
+            "activations": self.activations,
+        }
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    name: str
+    group: str
+    kind: str
+    out_shape: tuple[int, ...]
+    cost: Cost
+
+
+@dataclass(frozen=True)
+class NetworkCost:
+    resolution: int
+    layers: tuple[LayerCost, ...]
+    groups: dict[str, Cost] = field(default_factory=dict)
+    total: Cost = Cost()
+
+
+def _weights(op) -> tuple[int, int]:
+    tensors = op_tensors(op).values()
+    params = sum(prod(t.shape) for t in tensors if t.trainable)
+    return params, sum(prod(t.shape) for t in tensors if not t.trainable)
+
+
+def _conv_cost(conv: Conv, size: tuple[int, int], padding: str) -> tuple[Cost, tuple[int, int]]:
+    out = tuple(conv_output_size(s, conv.kernel, conv.stride, padding) for s in size)
+    elements = conv.out_channels * out[0] * out[1]
+    macs = elements * (conv.in_channels // conv.groups) * conv.kernel**2
+    other = conv.out_channels * out[0] * out[1] * (
+        BN_OPS_PER_ELEMENT * conv.norm + (1 if conv.bias else 0)
+    )
+    if conv.activation not in (None, "identity"):
+        other += elements * ACTIVATION_OPS_PER_ELEMENT
+    params, buffers = _weights(conv)
+    return Cost(params, buffers, macs, other, elements), out
+
+
+def _se_cost(se: SqueezeExcite, size: tuple[int, int]) -> Cost:
+    pixels = size[0] * size[1]
+    macs = 2 * se.channels * se.squeeze_channels
+    # pool adds, both biases, inner activation, gate, and the broadcast multiply
+    other = (
+        se.channels * pixels
+        + se.squeeze_channels
+        + se.channels
+        + se.squeeze_channels * (se.activation != "identity")
+        + se.channels
+        + se.channels * pixels
+    )
+    params, buffers = _weights(se)
+    return Cost(params, buffers, macs, other, se.squeeze_channels + se.channels)
+
+
+def _linear_cost(linear: Linear) -> Cost:
+    params, buffers = _weights(linear)
+    other = linear.out_features * (1 + (linear.activation not in (None, "identity")))
+    return Cost(params, buffers, linear.in_features * linear.out_features, other, linear.out_features)
+
+
+def network_cost(network: Network, resolution: int | None = None) -> NetworkCost:
+    """Per-layer, per-group (stem, stage N, head, classifier) and total cost at ``resolution``.
+
+    ``resolution`` defaults to the network's nominal size; any size the convs accept works,
+    because spatial sizes are recomputed here from kernels, strides and the padding mode.
+    """
+    res = resolution or network.resolution
+    size = (res, res)
+    rows: list[LayerCost] = []
+
+    def add_conv(conv: Conv, group: str) -> None:
+        nonlocal size
+        cost, size = _conv_cost(conv, size, network.padding)
+        kind = "dwconv" if conv.depthwise else "conv"
+        rows.append(LayerCost(conv.name, group, kind, (conv.out_channels, *size), cost))
+
+    add_conv(network.stem, "stem")
+    for block in network.blocks:
+        group = f"stage {block.stage}"
+        for op in block.ops:
+            if isinstance(op, Conv):
+                add_conv(op, group)
+            else:
+                rows.append(LayerCost(op.name, group, "se", (op.channels, *size), _se_cost(op, size)))
+        if block.residual:
+            elements = block.out_channels * size[0] * size[1]
+            rows.append(LayerCost(f"{block.name}.add", group, "add", (block.out_channels, *size), Cost(other_ops=elements)))
+    if network.head:
+        add_conv(network.head, "head")
+    channels = rows[-1].out_shape[0]
+    rows.append(LayerCost("pool", "head", "pool", (channels,), Cost(other_ops=channels * size[0] * size[1])))
+    for linear, group in ((network.pre_logits, "head"), (network.classifier, "classifier")):
+        if linear:
+            rows.append(LayerCost(linear.name, group, "linear", (linear.out_features,), _linear_cost(linear)))
+    groups: dict[str, Cost] = {}
+    for row in rows:
+        groups[row.group] = groups.get(row.group, Cost()) + row.cost
+    total = sum((row.cost for row in rows), Cost())
+    return NetworkCost(res, tuple(rows), groups, total)

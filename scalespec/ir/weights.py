@@ -1,0 +1,69 @@
+"""Canonical weight names and shapes (convention 4), derived from the IR in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .network import Conv, Linear, Network, SqueezeExcite
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A canonical tensor: its PyTorch-layout shape and whether it is trained or a BN buffer."""
+
+    shape: tuple[int, ...]
+    trainable: bool
+
+
+def _conv_tensors(conv: Conv) -> dict[str, TensorSpec]:
+    shape = (conv.out_channels, conv.in_channels // conv.groups, conv.kernel, conv.kernel)
+    tensors = {f"{conv.name}.conv.weight": TensorSpec(shape, True)}
+    if conv.bias:
+        tensors[f"{conv.name}.conv.bias"] = TensorSpec((conv.out_channels,), True)
+    if conv.norm:
+        channels = (conv.out_channels,)
+        tensors[f"{conv.name}.bn.weight"] = TensorSpec(channels, True)
+        tensors[f"{conv.name}.bn.bias"] = TensorSpec(channels, True)
+        tensors[f"{conv.name}.bn.running_mean"] = TensorSpec(channels, False)
+        tensors[f"{conv.name}.bn.running_var"] = TensorSpec(channels, False)
+    return tensors
+
+
+def _se_tensors(se: SqueezeExcite) -> dict[str, TensorSpec]:
+    wide, narrow = se.channels, se.squeeze_channels
+    return {
+        f"{se.name}.reduce.weight": TensorSpec((narrow, wide, 1, 1), True),
+        f"{se.name}.reduce.bias": TensorSpec((narrow,), True),
+        f"{se.name}.expand.weight": TensorSpec((wide, narrow, 1, 1), True),
+        f"{se.name}.expand.bias": TensorSpec((wide,), True),
+    }
+
+
+def _linear_tensors(linear: Linear) -> dict[str, TensorSpec]:
+    return {
+        f"{linear.name}.weight": TensorSpec((linear.out_features, linear.in_features), True),
+        f"{linear.name}.bias": TensorSpec((linear.out_features,), True),
+    }
+
+
+def tensor_specs(network: Network) -> dict[str, TensorSpec]:
+    """Every canonical tensor of ``network`` in execution order."""
+    tensors = _conv_tensors(network.stem)
+    for block in network.blocks:
+        for op in block.ops:
+            tensors.update(_conv_tensors(op) if isinstance(op, Conv) else _se_tensors(op))
+    if network.head:
+        tensors.update(_conv_tensors(network.head))
+    for linear in (network.pre_logits, network.classifier):
+        if linear:
+            tensors.update(_linear_tensors(linear))
+    return tensors
+
+
+def op_tensors(op: Conv | SqueezeExcite | Linear) -> dict[str, TensorSpec]:
+    """The canonical tensors of one op (used by the cost model's per-layer rows)."""
+    if isinstance(op, Conv):
+        return _conv_tensors(op)
+    if isinstance(op, SqueezeExcite):
+        return _se_tensors(op)
+    return _linear_tensors(op)

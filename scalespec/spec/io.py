@@ -1,0 +1,80 @@
+"""Load and dump spec files (YAML or JSON) and publish the JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ..errors import SpecError
+from .blocks import BLOCK_TYPES
+from .network import NetworkSpec
+
+MAX_SPEC_BYTES = 1 << 20  # a spec is a page of text; a megabyte is a mistake or an attack
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    """Dotted field path, without the discriminator tag pydantic inserts after ``block``."""
+    parts = [str(part) for part in loc]
+    kept = [p for i, p in enumerate(parts) if not (i and parts[i - 1] == "block" and p in BLOCK_TYPES)]
+    return ".".join(kept)
+
+
+def validation_problems(error: ValidationError) -> list[tuple[str, str]]:
+    return [(_location(item["loc"]), item["msg"]) for item in error.errors()]
+
+
+def parse_spec(data: Any, source: str | None = None) -> NetworkSpec:
+    """Validate already-parsed data (a dict) into a NetworkSpec, raising SpecError."""
+    if not isinstance(data, dict):
+        raise SpecError([("", f"a spec must be a mapping, got {type(data).__name__}")], source)
+    try:
+        return NetworkSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(validation_problems(exc), source) from None
+
+
+def parse_text(text: str, source: str = "<string>") -> NetworkSpec:
+    """Parse YAML (a superset of JSON) text into a NetworkSpec."""
+    if len(text.encode("utf-8", "replace")) > MAX_SPEC_BYTES:
+        raise SpecError([("", f"spec is larger than {MAX_SPEC_BYTES} bytes")], source)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError([(where, f"malformed YAML: {problem}")], source) from None
+    return parse_spec(data, source)
+
+
+def load_spec(path: str | Path) -> NetworkSpec:
+    """Read a .yaml/.yml/.json spec file."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError([("", f"spec file is {size} bytes, larger than {MAX_SPEC_BYTES}")], str(path))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([("", f"cannot read spec file: {exc}")], str(path)) from None
+    return parse_text(text, str(path))
+
+
+def dump_spec(spec: NetworkSpec, fmt: str = "yaml") -> str:
+    """Serialise a spec; ``parse_text(dump_spec(s)) == s`` for every valid spec."""
+    data = spec.model_dump(mode="json", exclude_unset=True)
+    if fmt == "json":
+        return json.dumps(data, indent=2) + "\n"
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def json_schema() -> dict:
+    """The JSON Schema of spec files, for editors and external validators."""
+    schema = NetworkSpec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "scalespec network spec"
+    return schema

@@ -1,0 +1,58 @@
+"""Shipped baselines, loadable by name: ``efficientnet-b3``, ``efficientnetv2-s``, or a path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from ..errors import SpecError
+from ..spec.io import load_spec, parse_text
+from ..spec.network import NetworkSpec
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def families() -> list[str]:
+    """Names of the zoo's spec files (without suffix)."""
+    files = resources.files(__package__).iterdir()
+    return sorted(f.name.rsplit(".", 1)[0] for f in files if f.name.endswith(".yaml"))
+
+
+@lru_cache(maxsize=None)
+def load_family(family: str) -> NetworkSpec:
+    """The zoo spec called ``family`` (``efficientnet``, ``efficientnetv2``)."""
+    if family not in families():
+        raise SpecError([("model", f"unknown model family {family!r} (zoo: {', '.join(families())})")])
+    text = resources.files(__package__).joinpath(f"{family}.yaml").read_text(encoding="utf-8")
+    return parse_text(text, f"zoo/{family}.yaml")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What a MODEL_OR_FILE argument names: a spec and, for zoo names, a variant."""
+
+    spec: NetworkSpec
+    variant: str | None
+    source: str
+
+
+def load_model(ref: str) -> ModelRef:
+    """Resolve ``efficientnet-b3``, ``efficientnet`` (default variant) or a spec file path."""
+    path = Path(ref)
+    if path.suffix.lower() in SPEC_SUFFIXES or path.exists():
+        if not path.exists():
+            raise SpecError([("", "no such spec file")], ref)
+        return ModelRef(load_spec(path), None, str(path))
+    family, _, variant = ref.partition("-") if ref not in families() else (ref, "", "")
+    spec = load_family(family)
+    if variant and variant not in spec.scaling.variants:
+        known = ", ".join(f"{family}-{v}" for v in spec.scaling.variants)
+        raise SpecError([("model", f"unknown variant {variant!r} of {family} (known: {known})")])
+    return ModelRef(spec, variant or None, f"zoo/{family}.yaml")
+
+
+def zoo_models() -> list[str]:
+    """Every ``family-variant`` name the zoo offers."""
+    return [f"{fam}-{v}" for fam in families() for v in load_family(fam).scaling.variants]
