@@ -7,7 +7,13 @@ import importlib
 from ..errors import SpecError
 from .base import Backend, Measured, Weights
 
-FRAMEWORKS = {"torch": "torch", "pytorch": "torch", "tensorflow": "tensorflow", "tf": "tensorflow", "keras": "tensorflow"}
+FRAMEWORKS = {
+    "torch": "torch",
+    "pytorch": "torch",
+    "tensorflow": "tensorflow",
+    "tf": "tensorflow",
+    "keras": "tensorflow",
+}
 BACKEND_NAMES = ("torch", "tensorflow")
 
 
@@ -15,7 +21,9 @@ def get_backend(name: str) -> Backend:
     """The backend called ``name`` (torch, pytorch, tensorflow, tf, keras)."""
     key = FRAMEWORKS.get(name.lower())
     if key is None:
-        raise SpecError([("framework", f"unknown framework {name!r} (choose from {', '.join(BACKEND_NAMES)})")])
+        raise SpecError(
+            [("framework", f"unknown framework {name!r} (choose from {', '.join(BACKEND_NAMES)})")]
+        )
     try:
         module = importlib.import_module(f"{__name__}.{key}")
     except ImportError as exc:

@@ -51,7 +51,9 @@ class Backend(Protocol):
     def import_weights(self, model: Any, weights: Mapping[str, np.ndarray]) -> None:
         """Load canonical weights; a missing, extra or mis-shaped tensor raises SpecError naming it."""
 
-    def forward(self, model: Any, x: np.ndarray, *, training: bool = False, device: str = "cpu") -> np.ndarray:
+    def forward(
+        self, model: Any, x: np.ndarray, *, training: bool = False, device: str = "cpu"
+    ) -> np.ndarray:
         """Run NCHW float32 ``x`` through ``model``; returns a numpy array (logits or features)."""
 
     def measure(self, model: Any, resolution: int) -> Measured:

@@ -77,9 +77,7 @@ def _conv_cost(conv: Conv, size: tuple[int, int], padding: str) -> tuple[Cost, t
     out = tuple(conv_output_size(s, conv.kernel, conv.stride, padding) for s in size)
     elements = conv.out_channels * out[0] * out[1]
     macs = elements * (conv.in_channels // conv.groups) * conv.kernel**2
-    other = conv.out_channels * out[0] * out[1] * (
-        BN_OPS_PER_ELEMENT * conv.norm + (1 if conv.bias else 0)
-    )
+    other = conv.out_channels * out[0] * out[1] * (BN_OPS_PER_ELEMENT * conv.norm + (1 if conv.bias else 0))
     if conv.activation not in (None, "identity"):
         other += elements * ACTIVATION_OPS_PER_ELEMENT
     params, buffers = _weights(conv)
@@ -134,7 +132,11 @@ def network_cost(network: Network, resolution: int | None = None) -> NetworkCost
                 rows.append(LayerCost(op.name, group, "se", (op.channels, *size), _se_cost(op, size)))
         if block.residual:
             elements = block.out_channels * size[0] * size[1]
-            rows.append(LayerCost(f"{block.name}.add", group, "add", (block.out_channels, *size), Cost(other_ops=elements)))
+            rows.append(
+                LayerCost(
+                    f"{block.name}.add", group, "add", (block.out_channels, *size), Cost(other_ops=elements)
+                )
+            )
     if network.head:
         add_conv(network.head, "head")
     channels = rows[-1].out_shape[0]

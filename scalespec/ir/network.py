@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 Padding = Literal["symmetric", "same"]
 
@@ -63,7 +63,7 @@ class SqueezeExcite:
     op: Literal["se"] = "se"
 
 
-Op = Union[Conv, SqueezeExcite]
+Op = Conv | SqueezeExcite
 
 
 @dataclass(frozen=True)

@@ -131,21 +131,46 @@ def _check_plan_budget(spec: NetworkSpec, plan: _Plan, budget: Budget) -> None:
     field = "phi" if m.phi is not None else ("variant" if m.variant else "width")
     blocks = sum(_repeats(stage, m.depth, spec) for stage in plan.stages)
     if blocks > budget.max_blocks:
-        raise SpecError([(field, f"{_what(plan)} gives {blocks} blocks, past the limit of {budget.max_blocks}")])
+        raise SpecError(
+            [(field, f"{_what(plan)} gives {blocks} blocks, past the limit of {budget.max_blocks}")]
+        )
     widest = max([plan.stem.out, *(stage.block.out for stage in plan.stages)]) * m.width
     if widest > budget.max_channels:
-        raise SpecError([(field, f"{_what(plan)} gives a layer {widest:.0f} channels wide, past the limit of {budget.max_channels}")])
+        raise SpecError(
+            [
+                (
+                    field,
+                    f"{_what(plan)} gives a layer {widest:.0f} channels wide, past the limit of {budget.max_channels}",
+                )
+            ]
+        )
 
 
 def _check_cost_budget(network: Network, plan: _Plan, budget: Budget) -> None:
     from .cost import network_cost  # the cost model imports this module's IR only
 
     total = network_cost(network).total
-    field = "phi" if plan.multipliers.phi is not None else ("variant" if plan.multipliers.variant else "width")
+    field = (
+        "phi" if plan.multipliers.phi is not None else ("variant" if plan.multipliers.variant else "width")
+    )
     if total.params > budget.max_params:
-        raise SpecError([(field, f"{_what(plan)} gives {total.params:.3g} parameters, past the limit of {budget.max_params:.3g}")])
+        raise SpecError(
+            [
+                (
+                    field,
+                    f"{_what(plan)} gives {total.params:.3g} parameters, past the limit of {budget.max_params:.3g}",
+                )
+            ]
+        )
     if total.macs > budget.max_macs:
-        raise SpecError([(field, f"{_what(plan)} gives {total.macs:.3g} MACs at {network.resolution}px, past the limit of {budget.max_macs:.3g}")])
+        raise SpecError(
+            [
+                (
+                    field,
+                    f"{_what(plan)} gives {total.macs:.3g} MACs at {network.resolution}px, past the limit of {budget.max_macs:.3g}",
+                )
+            ]
+        )
 
 
 def _repeats(stage: Stage, depth: float, spec: NetworkSpec) -> int:
@@ -181,7 +206,14 @@ class _Builder:
     def build(self) -> Network:
         plan, spec = self.plan, self.spec
         stem_out = self.width(plan.stem.out, plan.stem.scale_width)
-        stem = self.conv("stem", spec.input.channels, stem_out, plan.stem.kernel, plan.stem.stride, self.act(plan.stem.activation))
+        stem = self.conv(
+            "stem",
+            spec.input.channels,
+            stem_out,
+            plan.stem.kernel,
+            plan.stem.stride,
+            self.act(plan.stem.activation),
+        )
         blocks = self.blocks(stem_out)
         channels = blocks[-1].out_channels if blocks else stem_out
         head = None
@@ -217,7 +249,7 @@ class _Builder:
     def blocks(self, channels: int) -> list[Block]:
         repeats = [_repeats(stage, self.plan.multipliers.depth, self.spec) for stage in self.plan.stages]
         total, counter, blocks = sum(repeats), 0, []
-        for s, (stage, count) in enumerate(zip(self.plan.stages, repeats)):
+        for s, (stage, count) in enumerate(zip(self.plan.stages, repeats, strict=False)):
             for i in range(count):
                 rate = self.spec.drop_path_rate * counter / total
                 stride = stage.block.stride if i == 0 else 1
@@ -231,12 +263,7 @@ class _Builder:
         cout = self.width(spec.out)
         act = self.act(spec.activation)
         expanded, ops = self.block_ops(name, spec, cin, cout, stride, act)
-        residual = (
-            not isinstance(spec, ConvBlock)
-            and spec.residual == "auto"
-            and stride == 1
-            and cin == cout
-        )
+        residual = not isinstance(spec, ConvBlock) and spec.residual == "auto" and stride == 1 and cin == cout
         return Block(
             name=name,
             kind=spec.type,

@@ -83,7 +83,5 @@ class FusedMBConv(BlockBase):
     residual: Literal["auto", "never"] = "auto"
 
 
-Block = Annotated[
-    ConvBlock | DepthwiseSeparable | MBConv | FusedMBConv, Field(discriminator="type")
-]
+Block = Annotated[ConvBlock | DepthwiseSeparable | MBConv | FusedMBConv, Field(discriminator="type")]
 BLOCK_TYPES = ("conv", "ds", "mbconv", "fused_mbconv")

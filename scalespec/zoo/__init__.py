@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -20,7 +20,7 @@ def families() -> list[str]:
     return sorted(f.name.rsplit(".", 1)[0] for f in files if f.name.endswith(".yaml"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_family(family: str) -> NetworkSpec:
     """The zoo spec called ``family`` (``efficientnet``, ``efficientnetv2``)."""
     if family not in families():

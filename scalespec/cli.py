@@ -1,0 +1,383 @@
+"""The ``scalespec`` command line: list, show, validate, schema, fit, generate, conform."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import SpecError
+from .ir.cost import Cost, NetworkCost, network_cost
+from .ir.network import Network
+from .ir.resolve import resolve
+from .spec.io import json_schema, load_spec
+from .spec.scaling import flops_constraint_gap
+from .zoo import families, load_family, load_model
+
+EPILOG = """examples:
+  scalespec list
+  scalespec show efficientnet-b3
+  scalespec show my_net.yaml --phi 2.5 --resolution 256 --json
+  scalespec fit efficientnet --max-macs 2e9 --max-params 2e7
+  scalespec generate efficientnet-b0 --framework torch -o model.py
+  scalespec conform efficientnet-b0 --backends torch,tensorflow
+
+MODEL_OR_FILE is a zoo name (efficientnet-b3, efficientnetv2-s, or a family name for its
+default variant) or a path to a .yaml/.yml/.json spec file. Bad input exits with status 2."""
+
+
+def _human(value: float) -> str:
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3f}{unit}"
+    return str(int(value))
+
+
+def _add_model_args(parser: argparse.ArgumentParser, *, phi: bool = True) -> None:
+    parser.add_argument("model", metavar="MODEL_OR_FILE", help="zoo name (efficientnet-b3) or spec file")
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--variant", help="named variant of the spec's scaling table")
+    if phi:
+        choice.add_argument("--phi", type=float, help="compound coefficient instead of a variant")
+    parser.add_argument("--resolution", type=int, help="input size (default: the variant's)")
+    parser.add_argument("--profile", help="named convention profile of the spec, e.g. keras")
+
+
+def resolve_args(args: argparse.Namespace, *, num_classes: int | None = None) -> Network:
+    """Resolve the model the common MODEL_OR_FILE/--variant/--phi/--resolution/--profile args name."""
+    ref = load_model(args.model)
+    variant = getattr(args, "variant", None)
+    phi = getattr(args, "phi", None)
+    if variant and ref.variant and variant != ref.variant:
+        raise SpecError(
+            [("variant", f"{args.model} already names variant {ref.variant!r}; got --variant {variant}")]
+        )
+    if phi is None:
+        variant = variant or ref.variant
+    return resolve(
+        ref.spec,
+        variant=variant,
+        phi=phi,
+        resolution=args.resolution,
+        profile=args.profile,
+        num_classes=num_classes,
+    )
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    print(f"{'model':<20} {'resolution':>10} {'params':>10} {'MACs':>10}  profiles")
+    for family in families():
+        spec = load_family(family)
+        profiles = ", ".join(spec.profiles) or "-"
+        for variant in spec.scaling.variants:
+            net = resolve(spec, variant=variant)
+            total = network_cost(net).total
+            name = f"{family}-{variant}"
+            print(
+                f"{name:<20} {net.resolution:>10} {_human(total.params):>10} {_human(total.macs):>10}  {profiles}"
+            )
+    return 0
+
+
+def _stage_rows(net: Network, cost: NetworkCost) -> list[dict]:
+    rows = [
+        {
+            "group": "stem",
+            "blocks": 1,
+            "kind": "conv",
+            "in": net.input_channels,
+            "out": net.stem.out_channels,
+            "expanded": None,
+            "kernel": net.stem.kernel,
+            "stride": net.stem.stride,
+            "size": list(net.stem.out_size),
+        }
+    ]
+    for index in range(net.num_stages):
+        blocks = net.stage(index)
+        first, last = blocks[0], blocks[-1]
+        rows.append(
+            {
+                "group": f"stage {index}",
+                "blocks": len(blocks),
+                "kind": first.kind,
+                "in": first.in_channels,
+                "out": last.out_channels,
+                "expanded": first.expanded_channels,
+                "kernel": first.kernel,
+                "stride": first.stride,
+                "size": list(last.out_size),
+            }
+        )
+    if net.head:
+        rows.append(
+            {
+                "group": "head",
+                "blocks": 1,
+                "kind": "conv",
+                "in": net.head.in_channels,
+                "out": net.head.out_channels,
+                "expanded": None,
+                "kernel": 1,
+                "stride": 1,
+                "size": list(net.head.out_size),
+            }
+        )
+    if net.classifier:
+        rows.append(
+            {
+                "group": "classifier",
+                "blocks": 1,
+                "kind": "linear",
+                "in": net.classifier.in_features,
+                "out": net.classifier.out_features,
+                "expanded": None,
+                "kernel": None,
+                "stride": None,
+                "size": [],
+            }
+        )
+    for row in rows:
+        row.update(cost.groups.get(row["group"], Cost()).as_dict())
+    return rows
+
+
+def show_report(net: Network, cost: NetworkCost) -> dict:
+    """Everything ``show --json`` prints: multipliers, per-stage rows, per-layer rows and totals."""
+    m = net.multipliers
+    return {
+        "name": net.name,
+        "variant": m.variant,
+        "phi": m.phi,
+        "profile": m.profile,
+        "width": m.width,
+        "depth": m.depth,
+        "resolution": cost.resolution,
+        "padding": net.padding,
+        "norm": {"eps": net.norm_eps, "momentum": net.norm_momentum},
+        "stages": _stage_rows(net, cost),
+        "layers": [
+            {
+                "name": r.name,
+                "group": r.group,
+                "kind": r.kind,
+                "out_shape": list(r.out_shape),
+                **r.cost.as_dict(),
+            }
+            for r in cost.layers
+        ],
+        "total": cost.total.as_dict(),
+    }
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    net = resolve_args(args)
+    cost = network_cost(net)
+    report = show_report(net, cost)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    m = net.multipliers
+    print(
+        f"{net.name}: width x{m.width:.4g}, depth x{m.depth:.4g}, input {cost.resolution}px, "
+        f"padding {net.padding}, BN eps {net.norm_eps:g} momentum {net.norm_momentum:g}"
+    )
+    header = f"{'':<11}{'blocks':>6} {'kind':<13}{'in':>6}{'out':>6}{'exp':>6}{'k':>3}{'s':>3} {'out size':>10}{'params':>11}{'MACs':>11}"
+    print(header)
+    print("-" * len(header))
+    for row in report["stages"]:
+        size = "x".join(map(str, row["size"])) or "-"
+        print(
+            f"{row['group']:<11}{row['blocks']:>6} {row['kind']:<13}{row['in']:>6}{row['out']:>6}"
+            f"{row['expanded'] or '-':>6}{row['kernel'] or '-':>3}{row['stride'] or '-':>3} {size:>10}"
+            f"{_human(row['params']):>11}{_human(row['macs']):>11}"
+        )
+    total = cost.total
+    print("-" * len(header))
+    print(
+        f"params {total.params:,} ({_human(total.params)})   buffers {total.buffers:,}   "
+        f"MACs {total.macs:,} ({_human(total.macs)})   FLOPs {_human(total.flops)} (= 2 x MACs)"
+    )
+    print(
+        f"other ops (BN, activations, pooling, adds, SE multiply) {_human(total.other_ops)}   "
+        f"activations {_human(total.activations)} elements"
+    )
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    spec = load_spec(args.file)
+    for variant in spec.scaling.variants or [None]:
+        for profile in [None, *spec.profiles]:
+            resolve(spec, variant=variant, profile=profile)
+    gap = flops_constraint_gap(spec.scaling.compound)
+    print(
+        f"{args.file}: valid spec {spec.name!r}: {len(spec.stages)} stages, "
+        f"{len(spec.scaling.variants)} variants, {len(spec.profiles)} profiles; "
+        f"alpha*beta^2*gamma^2 - 2 = {gap:+.4f}"
+    )
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+def _fits(net: Network, args: argparse.Namespace) -> tuple[bool, Cost]:
+    total = network_cost(net).total
+    ok = (args.max_macs is None or total.macs <= args.max_macs) and (
+        args.max_params is None or total.params <= args.max_params
+    )
+    return ok, total
+
+
+def _try_phi(spec, phi: float, args: argparse.Namespace) -> tuple[bool, Network | None, Cost | None]:
+    try:
+        net = resolve(spec, phi=phi, resolution=args.resolution, profile=args.profile)
+    except SpecError:  # past the sane budget: certainly past the user's
+        return False, None, None
+    ok, total = _fits(net, args)
+    return ok, net, total
+
+
+def fit_phi(spec, args: argparse.Namespace) -> tuple[float, Network, Cost] | None:
+    """Largest phi on a 0.01 grid in [-10, 30] whose model fits; cost is monotone in phi."""
+    lo, hi = -1000, 3000  # hundredths of phi
+    ok, net, total = _try_phi(spec, lo / 100, args)
+    if not ok:
+        return None
+    best = (lo / 100, net, total)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        ok, net, total = _try_phi(spec, mid / 100, args)
+        if ok:
+            lo, best = mid, (mid / 100, net, total)
+        else:
+            hi = mid
+    return best
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    if args.max_macs is None and args.max_params is None:
+        raise SpecError([("budget", "give --max-macs and/or --max-params")])
+    for name in ("max_macs", "max_params"):
+        value = getattr(args, name)
+        if value is not None and not value > 0:
+            raise SpecError([(f"--{name.replace('_', '-')}", f"must be positive, got {value}")])
+    spec = load_model(args.model).spec
+    best = fit_phi(spec, args)
+    limits = ", ".join(
+        f"{label} <= {_human(v)}" for label, v in (("MACs", args.max_macs), ("params", args.max_params)) if v
+    )
+    if best is None:
+        print(f"no phi in [-10, 30] fits {limits}", file=sys.stderr)
+        return 1
+    phi, net, total = best
+    m = net.multipliers
+    print(f"largest phi fitting {limits}: phi = {phi:.2f}")
+    print(f"  width x{m.width:.4f}, depth x{m.depth:.4f}, resolution {m.resolution}px")
+    print(f"  params {total.params:,} ({_human(total.params)}), MACs {total.macs:,} ({_human(total.macs)})")
+    fitting = []
+    for variant in spec.scaling.variants:
+        ok, vtotal = _fits(
+            resolve(spec, variant=variant, resolution=args.resolution, profile=args.profile), args
+        )
+        if ok:
+            fitting.append(f"{variant} ({_human(vtotal.macs)} MACs, {_human(vtotal.params)} params)")
+    if spec.scaling.variants:
+        print("named variants that fit: " + (", ".join(fitting) or "none"))
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .backends import get_backend
+    from .files import atomic_write
+
+    backend = get_backend(args.framework)
+    net = resolve_args(args, num_classes=args.num_classes)
+    source = backend.emit(net)
+    if args.output == "-":
+        sys.stdout.write(source)
+        return 0
+    path = atomic_write(args.output, source, force=args.force)
+    print(f"wrote {path} ({backend.name}, {net.name}): build_model() returns the model", file=sys.stderr)
+    return 0
+
+
+def cmd_conform(args: argparse.Namespace) -> int:
+    from .conformance.cli import run
+
+    return run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scalespec",
+        description="Compound-scaled networks from one validated spec: cost model, PyTorch and Keras models, conformance.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"scalespec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("list", help="list the zoo's models with their size and cost")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", help="per-stage table and totals of a resolved model")
+    _add_model_args(p)
+    p.add_argument("--json", action="store_true", help="print the full report (per layer too) as JSON")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("validate", help="check a spec file, resolving every variant and profile")
+    p.add_argument("file", metavar="FILE")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of spec files")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("fit", help="largest compound phi whose model fits a MACs/params budget")
+    p.add_argument("model", metavar="MODEL_OR_FILE")
+    p.add_argument("--max-macs", type=float, help="budget in multiply-accumulates (e.g. 2e9)")
+    p.add_argument("--max-params", type=float, help="budget in trainable parameters (e.g. 2e7)")
+    p.add_argument("--resolution", type=int, help="hold the input size fixed instead of scaling it")
+    p.add_argument("--profile", help="named convention profile of the spec")
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("generate", help="write a standalone PyTorch or Keras model file")
+    _add_model_args(p)
+    p.add_argument("--framework", required=True, help="torch or tensorflow")
+    p.add_argument("-o", "--output", required=True, help="file to write ('-' for stdout)")
+    p.add_argument("--num-classes", type=int, help="classifier size (default: the spec's)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("conform", help="prove the backends agree on a model (shapes, counts, outputs)")
+    try:
+        from .conformance.cli import add_arguments
+    except ImportError:  # the conformance package is optional at import time of the CLI
+        add_arguments = None
+    if add_arguments:
+        add_arguments(p)
+    p.set_defaults(func=cmd_conform)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 ok, 1 a failed check or no fit, 2 bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SpecError as exc:
+        print(f"scalespec {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
