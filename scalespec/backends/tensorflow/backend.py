@@ -1,0 +1,93 @@
+"""The Backend protocol object for TensorFlow/Keras, tying the backend's parts together."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ...ir.network import Network
+from ..base import Measured, Weights
+
+
+class TensorFlowBackend:
+    """TensorFlow 2 / Keras 3 backend (NHWC inside; NCHW numpy at the boundary)."""
+
+    name = "tensorflow"
+
+    def available(self) -> bool:
+        """True when TensorFlow and Keras import here."""
+        try:
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def version(self) -> str:
+        """TensorFlow's version string (with Keras')."""
+        import keras
+        import tensorflow as tf
+
+        return f"{tf.__version__} (keras {keras.__version__})"
+
+    def build(self, network: Network, *, num_classes: int | None = None) -> Any:
+        """A Keras model built from the IR via runtime.py."""
+        from .build import build
+
+        return build(network, num_classes=num_classes)
+
+    def emit(self, network: Network) -> str:
+        """Standalone Keras source defining ``build_model(num_classes=...)``."""
+        from .emit import emit
+
+        return emit(network)
+
+    def export_weights(self, model: Any) -> Weights:
+        """Canonical weights of ``model``."""
+        from .weights import export_weights
+
+        return export_weights(model)
+
+    def import_weights(self, model: Any, weights: Mapping[str, np.ndarray]) -> None:
+        """Load canonical weights; a missing, extra or mis-shaped tensor raises SpecError."""
+        from .weights import import_weights
+
+        import_weights(model, weights)
+
+    def forward(
+        self, model: Any, x: np.ndarray, *, training: bool = False, device: str = "cpu"
+    ) -> np.ndarray:
+        """Run NCHW float32 ``x`` through ``model`` (transposed to NHWC here)."""
+        import tensorflow as tf
+
+        if device != "cpu":
+            tf.config.experimental.enable_tensor_float_32_execution(False)
+        nhwc = np.ascontiguousarray(np.transpose(np.asarray(x, np.float32), (0, 2, 3, 1)))
+        with tf.device(_tf_device(device)):
+            out = model(tf.constant(nhwc), training=training)
+        return np.asarray(out)
+
+    def measure(self, model: Any, resolution: int) -> Measured:
+        """Params, buffers and MACs counted by TensorFlow."""
+        from .measure import measure
+
+        return measure(model, resolution)
+
+    def devices(self) -> list[str]:
+        """``["cpu"]`` plus ``"cuda"`` when TensorFlow sees a GPU."""
+        import tensorflow as tf
+
+        return ["cpu"] + (["cuda"] if tf.config.list_physical_devices("GPU") else [])
+
+
+def _tf_device(device: str) -> str:
+    """Map the suite's device names (cpu, cuda, cuda:1) onto TensorFlow's."""
+    if device.startswith("cuda"):
+        index = device.partition(":")[2] or "0"
+        return f"/GPU:{index}"
+    return "/CPU:0"
+
+
+BACKEND = TensorFlowBackend()
