@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 from .errors import SpecError
@@ -296,6 +297,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .backends import get_backend
     from .files import atomic_write
 
+    if args.output != "-" and Path(args.output).exists() and not args.force:
+        raise SpecError([("output", f"{args.output} exists; pass --force to overwrite it")])
     backend = get_backend(args.framework)
     net = resolve_args(args, num_classes=args.num_classes)
     source = backend.emit(net)

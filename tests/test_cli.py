@@ -1,0 +1,149 @@
+"""The scalespec command line: exit codes, outputs, and no framework import on the cost path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scalespec.cli import main
+from scalespec.ir.cost import network_cost
+from scalespec.ir.resolve import resolve
+from scalespec.zoo import load_family
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "published-efficientnet.json"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def published() -> dict:
+    if not REFERENCE.exists():
+        pytest.skip(f"reference file {REFERENCE} not present")
+    return json.loads(REFERENCE.read_text())["models"]
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_show_prints_published_totals(capsys, published):
+    code, out, _ = run(capsys, "show", "efficientnet-b3", "--resolution", str(published["b3"]["crop"]))
+    assert code == 0
+    assert f"params {published['b3']['params']:,}" in out
+    assert "stage 6" in out and "head" in out
+
+
+def test_show_json_matches_published(capsys, published):
+    code, out, _ = run(capsys, "show", "efficientnet-b7", "--json")
+    report = json.loads(out)
+    assert code == 0
+    assert report["total"]["params"] == published["b7"]["params"]
+    assert report["total"]["flops"] == 2 * report["total"]["macs"]
+    assert round(report["total"]["macs"] / 1e9, 3) == published["b7"]["macs_g"]
+    assert sum(row["params"] for row in report["layers"]) == report["total"]["params"]
+    assert [row["group"] for row in report["stages"]][:2] == ["stem", "stage 0"]
+
+
+def test_list_names_every_zoo_model(capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    for name in (
+        "efficientnet-b0",
+        "efficientnet-b7",
+        "efficientnet-b8",
+        "efficientnet-l2",
+        "efficientnetv2-s",
+        "efficientnetv2-l",
+    ):
+        assert name in out
+
+
+def test_fit_answers_the_largest_fitting_phi(capsys):
+    code, out, _ = run(capsys, "fit", "efficientnet", "--max-macs", "2e9", "--max-params", "2e7")
+    assert code == 0
+    phi = float(out.split("phi = ")[1].split()[0])
+    spec = load_family("efficientnet")
+    fits = network_cost(resolve(spec, phi=phi)).total
+    assert fits.macs <= 2e9 and fits.params <= 2e7
+    over = network_cost(resolve(spec, phi=phi + 0.01)).total
+    assert over.macs > 2e9 or over.params > 2e7
+    assert "b3" in out.split("named variants that fit:")[1]  # published: b3 has 1.827 G MACs, b4 4.394 G
+
+
+def test_fit_needs_a_budget(capsys):
+    code, _, err = run(capsys, "fit", "efficientnet")
+    assert code == 2 and "--max-macs" in err
+
+
+def test_unknown_model_exits_2_naming_it(capsys):
+    code, _, err = run(capsys, "show", "efficientnet-b99")
+    assert code == 2
+    assert "b99" in err and "Traceback" not in err
+
+
+def test_absurd_phi_exits_2_naming_phi(capsys):
+    code, _, err = run(capsys, "show", "efficientnet", "--phi", "45")
+    assert code == 2 and "phi" in err
+
+
+def test_validate_good_and_bad_files(capsys, tmp_path):
+    code, out, _ = run(capsys, "validate", str(ROOT / "examples" / "mobilenetv3-ish.yaml"))
+    assert code == 0 and "valid spec" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nstages:\n  - block: {type: mbconv, kernel: 4, out: 8}\n")
+    code, _, err = run(capsys, "validate", str(bad))
+    assert code == 2
+    assert "bad.yaml" in err and "stages.0.block.kernel" in err
+
+
+def test_schema_is_json_schema(capsys):
+    code, out, _ = run(capsys, "schema")
+    schema = json.loads(out)
+    assert code == 0
+    assert schema["title"] == "scalespec network spec"
+    assert {"stages", "scaling", "rounding"} <= set(schema["properties"])
+
+
+def test_generate_refuses_unknown_framework_and_leaves_no_file(capsys, tmp_path):
+    target = tmp_path / "model.py"
+    code, _, err = run(capsys, "generate", "efficientnet-b0", "--framework", "jax", "-o", str(target))
+    assert code == 2 and "framework" in err
+    assert not target.exists()
+
+
+def test_generate_never_overwrites_without_force(capsys, tmp_path):
+    target = tmp_path / "model.py"
+    target.write_text("# mine\n")
+    code, _, err = run(capsys, "generate", "efficientnet-b0", "--framework", "torch", "-o", str(target))
+    assert code == 2 and "--force" in err
+    assert target.read_text() == "# mine\n"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_cost_path_imports_no_framework():
+    """`show` and `fit` must stay fast: they may not import torch or tensorflow."""
+    script = (
+        "import sys\n"
+        "from scalespec.cli import main\n"
+        "main(['show', 'efficientnet-b7']); main(['fit', 'efficientnet', '--max-macs', '1e9'])\n"
+        "heavy = [m for m in ('torch', 'tensorflow', 'keras', 'onnx') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_console_script_exit_code(tmp_path):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("name: [unclosed\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "scalespec", "validate", str(bad)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert "malformed YAML" in result.stderr and "line" in result.stderr
+    assert "Traceback" not in result.stderr
