@@ -1,0 +1,213 @@
+"""Conformance checks: each compares one backend's figure with the IR, the cost model or another backend.
+
+A check never raises for a mismatch; it returns a ``Check`` with the numbers, so a report can
+show every figure at once and name the checks that failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..ir.cost import Cost
+from ..ir.network import Network
+from ..ir.weights import TensorSpec, tensor_specs
+
+RTOL = 1e-4  # convention 7: float32, eval mode, whole network
+ATOL = 1e-5
+COUNTS = ("params", "buffers", "macs")
+CHECK_ORDER = ("build", "weights", "shape", "train-shape", *COUNTS, "outputs", "bundle")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One checked figure: which check, for which subject (backend or pair), pass/fail and numbers."""
+
+    name: str
+    subject: str
+    ok: bool
+    figures: dict = field(default_factory=dict)
+    message: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "check": self.name,
+            "subject": self.subject,
+            "ok": self.ok,
+            "figures": self.figures,
+            "message": self.message,
+        }
+
+
+def failed(name: str, subject: str, error: BaseException) -> Check:
+    """A check that could not run because the backend raised: the error is the finding."""
+    return Check(name, subject, False, {}, f"{type(error).__name__}: {error}")
+
+
+# ---------------------------------------------------------------- canonical weights
+
+
+def _fan_in(shape: tuple[int, ...]) -> int:
+    return int(np.prod(shape[1:])) if len(shape) > 1 else 1
+
+
+def random_tensor(name: str, spec: TensorSpec, rng: np.random.Generator) -> np.ndarray:
+    """A well-scaled random value for one canonical tensor (by its name's role).
+
+    Convs and linears are He-scaled normals, so activations neither vanish nor explode;
+    BN gets running means near 0 and running variances in [0.5, 2], so it is never identity.
+    Projection BNs (before a residual add) keep gammas small so residual sums stay bounded.
+    """
+    shape = spec.shape
+    if name.endswith("running_var"):
+        value = rng.uniform(0.5, 2.0, shape)
+    elif name.endswith("running_mean"):
+        value = rng.normal(0.0, 0.1, shape)
+    elif name.endswith("bn.weight"):
+        low, high = (0.2, 0.5) if _is_projection(name) else (0.6, 1.2)
+        value = rng.uniform(low, high, shape)
+    elif name.endswith("bias"):
+        value = rng.normal(0.0, 0.1, shape)
+    elif name.startswith("classifier."):
+        value = rng.normal(0.0, np.sqrt(1.0 / _fan_in(shape)), shape)
+    else:
+        value = rng.normal(0.0, np.sqrt(2.0 / _fan_in(shape)), shape)
+    return value.astype(np.float32)
+
+
+def _is_projection(name: str) -> bool:
+    return ".project." in name or ".pw." in name
+
+
+def random_weights(network: Network, seed: int) -> dict[str, np.ndarray]:
+    """Seeded random values for every canonical tensor of ``network`` (names and shapes from the IR)."""
+    rng = np.random.default_rng(seed)
+    return {name: random_tensor(name, spec, rng) for name, spec in tensor_specs(network).items()}
+
+
+def random_input(network: Network, resolution: int, seed: int, batch: int = 2) -> np.ndarray:
+    """A seeded standard-normal NCHW float32 batch."""
+    rng = np.random.default_rng(seed + 1)
+    shape = (batch, network.input_channels, resolution, resolution)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+# ---------------------------------------------------------------- the checks
+
+
+def check_weights(
+    subject: str,
+    exported: Mapping[str, np.ndarray],
+    network: Network,
+    reference: Mapping[str, np.ndarray] | None = None,
+) -> Check:
+    """Exported names and shapes equal the IR's canonical tensors; values equal ``reference`` if given."""
+    specs = tensor_specs(network)
+    missing = sorted(set(specs) - set(exported))
+    extra = sorted(set(exported) - set(specs))
+    shaped = sorted(n for n in set(specs) & set(exported) if tuple(np.shape(exported[n])) != specs[n].shape)
+    changed = []
+    if reference is not None:
+        changed = sorted(
+            n
+            for n in set(reference) & set(exported)
+            if not np.array_equal(np.asarray(exported[n]), reference[n])
+        )
+    ok = not (missing or extra or shaped or changed)
+    problems = [
+        f"{label}: {', '.join(names[:4])}{' ...' if len(names) > 4 else ''}"
+        for label, names in (
+            ("missing", missing),
+            ("extra", extra),
+            ("mis-shaped", shaped),
+            ("changed by round trip", changed),
+        )
+        if names
+    ]
+    figures = {
+        "tensors": len(exported),
+        "expected": len(specs),
+        "missing": len(missing),
+        "extra": len(extra),
+        "mis-shaped": len(shaped),
+        "changed": len(changed),
+    }
+    return Check("weights", subject, ok, figures, "; ".join(problems))
+
+
+def check_shape(name: str, subject: str, output: np.ndarray, expected: tuple[int, ...]) -> Check:
+    """The output shape the IR predicts: (batch, classes) or (batch, features)."""
+    shape = tuple(np.shape(output))
+    ok = shape == tuple(expected)
+    return Check(
+        name,
+        subject,
+        ok,
+        {"shape": list(shape), "expected": list(expected)},
+        "" if ok else f"shape {shape} != expected {tuple(expected)}",
+    )
+
+
+def expected_output_shape(network: Network, batch: int) -> tuple[int, int]:
+    return (batch, network.num_classes or network.num_features)
+
+
+def check_counts(subject: str, measured, expected: Cost, how: str = "") -> list[Check]:
+    """Params, buffers and MACs counted by the framework against the analytic cost model."""
+    checks = []
+    for count in COUNTS:
+        got, want = int(getattr(measured, count)), int(getattr(expected, count))
+        diff = got - want
+        checks.append(
+            Check(
+                count,
+                subject,
+                diff == 0,
+                {"measured": got, "expected": want, "diff": diff},
+                how if diff else "",
+            )
+        )
+    return checks
+
+
+def compare_outputs(
+    subject: str, actual: np.ndarray, reference: np.ndarray, rtol: float = RTOL, atol: float = ATOL
+) -> Check:
+    """numpy.allclose(actual, reference) semantics, reported as max abs and max rel error.
+
+    ``worst`` is max |a-b| / (atol + rtol*|b|): the check passes exactly when it is <= 1.
+    ``max_rel`` is over elements with b != 0 and can be large where b is near zero.
+    """
+    a, b = np.asarray(actual, np.float64), np.asarray(reference, np.float64)
+    if a.shape != b.shape:
+        return Check(
+            "outputs",
+            subject,
+            False,
+            {"shape": list(a.shape), "reference_shape": list(b.shape)},
+            "shapes differ",
+        )
+    diff = np.abs(a - b)
+    if not np.all(np.isfinite(a)) or not np.all(np.isfinite(b)):
+        return Check("outputs", subject, False, {"finite": False}, "non-finite outputs")
+    nonzero = np.abs(b) > 0
+    max_rel = float(np.max(diff[nonzero] / np.abs(b[nonzero]))) if nonzero.any() else 0.0
+    worst = float(np.max(diff / (atol + rtol * np.abs(b)))) if diff.size else 0.0
+    figures = {
+        "max_abs": float(diff.max()) if diff.size else 0.0,
+        "max_rel": max_rel,
+        "worst": worst,
+        "scale": float(np.abs(b).max()) if b.size else 0.0,
+        "rtol": rtol,
+        "atol": atol,
+    }
+    ok = worst <= 1.0
+    return Check(
+        "outputs",
+        subject,
+        ok,
+        figures,
+        "" if ok else f"|a-b| exceeds atol + rtol*|b| ({worst:.3g}x the allowance)",
+    )

@@ -1,0 +1,195 @@
+"""``scalespec conform``: arguments and the command body (the lead's cli.py wires them in).
+
+Exit status: 0 every check passed, 1 a check failed, 2 bad input (SpecError, raised to main()).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import SpecError
+from ..ir.network import Network
+from ..ir.resolve import resolve
+from ..spec.network import NetworkSpec
+
+EXAMPLES = """examples:
+  scalespec conform efficientnet-b0 --resolution 96
+  scalespec conform my-net.yaml --phi 1.5 --backends torch,tensorflow --json report.json
+  scalespec conform efficientnet-b0 --random 20 --seed 7
+  scalespec conform efficientnet-b0 --save-golden golden/b0      # where both frameworks run
+  scalespec conform --golden golden/b0 --backends torch --device cuda   # elsewhere"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``conform`` options (see EXAMPLES)."""
+    parser.epilog = EXAMPLES
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument(
+        "model",
+        nargs="?",
+        metavar="MODEL_OR_FILE",
+        help="zoo name (efficientnet-b3) or spec file; optional with --golden or --random",
+    )
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--variant", help="named variant of the spec (b3, s, ...)")
+    choice.add_argument("--phi", type=float, help="compound coefficient instead of a named variant")
+    parser.add_argument("--resolution", type=int, help="input size to check at (default: the variant's)")
+    parser.add_argument("--profile", help="named convention profile of the spec (e.g. keras)")
+    parser.add_argument(
+        "--backends",
+        default=None,
+        help="comma-separated backends (default: torch,tensorflow); the first provides the weights",
+    )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        choices=["cpu", "cuda"],
+        help="cuda runs each framework that sees a GPU on it, TF32 off",
+    )
+    parser.add_argument(
+        "--random", type=int, default=0, metavar="N", help="also conform N Hypothesis-generated random specs"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed for weights, input and --random (default 0, random derandomized)",
+    )
+    parser.add_argument(
+        "--hypothesis-profile",
+        dest="random_profile",
+        choices=["ci", "dev", "thorough"],
+        default=None,
+        help="Hypothesis profile for --random (default ci)",
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the full report as JSON (atomically)")
+    parser.add_argument(
+        "--save-golden", metavar="DIR", help="write a golden bundle (weights, input, outputs, manifest)"
+    )
+    parser.add_argument("--golden", metavar="DIR", help="check the backends here against a golden bundle")
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite an existing --json file or golden bundle"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.golden and args.save_golden:
+        raise SpecError([("--golden", "give --golden or --save-golden, not both")])
+    if args.golden and (args.variant or args.phi is not None or args.resolution or args.profile):
+        raise SpecError(
+            [
+                (
+                    "--golden",
+                    "a golden bundle names its own network; drop --variant/--phi/--resolution/--profile",
+                )
+            ]
+        )
+    if args.save_golden and not args.model:
+        raise SpecError([("--save-golden", "name the model (MODEL_OR_FILE) to save a bundle of")])
+    if not (args.model or args.golden or args.random):
+        raise SpecError([("MODEL_OR_FILE", "name a model or spec file, or give --golden DIR or --random N")])
+    if args.random < 0:
+        raise SpecError([("--random", f"N must be >= 0, got {args.random}")])
+    if args.json and Path(args.json).exists() and not args.force:
+        raise SpecError([("--json", f"{args.json} exists; pass --force to overwrite it")])
+    if args.save_golden and not args.force:
+        from .golden import FILES
+
+        taken = [name for name in FILES if (Path(args.save_golden) / name).exists()]
+        if taken:
+            raise SpecError(
+                [
+                    (
+                        "--save-golden",
+                        f"{args.save_golden} already holds a bundle; pass --force to overwrite it",
+                    )
+                ]
+            )
+
+
+def target(args: argparse.Namespace) -> tuple[NetworkSpec, Network, dict]:
+    """MODEL_OR_FILE plus --variant/--phi/--resolution/--profile resolved into a Network."""
+    from ..zoo import load_model
+
+    ref = load_model(args.model)
+    variant = args.variant or (ref.variant if args.phi is None else None)
+    network = resolve(
+        ref.spec, variant=variant, phi=args.phi, resolution=args.resolution, profile=args.profile
+    )
+    from .runner import network_identity
+
+    return ref.spec, network, network_identity(network, model=args.model, source=ref.source)
+
+
+def _progress(args: argparse.Namespace):
+    if args.quiet:
+        return lambda message: None
+    return lambda message: print(message, file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``conform`` command: returns 0 (all pass) or 1 (a mismatch); bad input raises SpecError."""
+    from . import golden, runner
+    from .report import render, to_json
+
+    _check_args(args)
+    names = runner.parse_backends(args.backends)
+    progress = _progress(args)
+    reports, random_result = [], None
+    if args.golden:
+        reports.append(golden.check_bundle(args.golden, names, device=args.device, progress=progress))
+    elif args.model:
+        spec, network, identity = target(args)
+        report = runner.conform(
+            network, names, identity=identity, device=args.device, seed=args.seed or 0, progress=progress
+        )
+        reports.append(report)
+        if args.save_golden:
+            golden.save_bundle(report, spec, args.save_golden, force=args.force)
+            progress(f"golden bundle written to {args.save_golden}")
+    for report in reports:
+        print(render(report))
+    if args.random:
+        random_result = runner.conform_random(
+            args.random,
+            names,
+            device=args.device,
+            seed=args.seed,
+            profile=args.random_profile,
+            progress=progress,
+        )
+        print(_random_summary(random_result))
+    ok = all(r.ok for r in reports) and (random_result is None or random_result.ok)
+    if args.json:
+        from ..files import atomic_write
+
+        atomic_write(args.json, to_json(reports, {"ok": ok, **_random_json(random_result)}), force=args.force)
+    return 0 if ok else 1
+
+
+def _random_summary(result) -> str:
+    from .report import render
+
+    if result.ok:
+        return f"random specs: PASS ({result.examples} specs conformed)"
+    return "\n".join(
+        [
+            f"random specs: FAIL after {result.examples} runs; the minimal failing spec (shrunk by Hypothesis):",
+            result.case.describe().rstrip(),
+            "",
+            render(result.failure),
+        ]
+    )
+
+
+def _random_json(result) -> dict:
+    if result is None:
+        return {}
+    data = {"examples": result.examples, "ok": result.ok}
+    if not result.ok:
+        data["failing_spec"] = result.case.describe()
+        data["failing_report"] = result.failure.as_dict()
+    return {"random": data}

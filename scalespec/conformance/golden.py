@@ -1,0 +1,181 @@
+"""Golden bundles: one machine's weights, input and outputs, checked later on another machine.
+
+A bundle is a folder: ``weights.safetensors`` (canonical weights), ``input.npy``,
+``outputs.safetensors`` (one eval output per backend, keyed by backend name) and
+``manifest.json`` (network identification with the spec text, counts, versions, devices).
+That is how a GPU machine with PyTorch only is held to TensorFlow's CPU outputs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SpecError
+from ..files import atomic_write
+from ..ir.cost import network_cost
+from ..ir.network import Network
+from ..ir.resolve import resolve
+from ..spec.io import dump_spec, parse_text
+from ..spec.network import NetworkSpec
+from . import checks as C
+from .runner import Progress, Report, _import, _measure, _quiet, _run, load_backends, place, versions
+
+FORMAT = "scalespec-golden/1"
+FILES = ("manifest.json", "weights.safetensors", "input.npy", "outputs.safetensors")
+
+
+def _safetensors_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    from safetensors.numpy import save
+
+    return save({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()})
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def save_bundle(report: Report, spec: NetworkSpec, folder: str | Path, *, force: bool = False) -> Path:
+    """Write ``report``'s weights, input, outputs and manifest into ``folder`` (created if absent)."""
+    if report.weights is None or report.input is None or not report.outputs:
+        raise SpecError([("--save-golden", "no weights or outputs to save: the reference backend failed")])
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise SpecError([("--save-golden", f"{folder} exists and is not a folder")])
+    folder.mkdir(parents=True, exist_ok=True)
+    cost = network_cost(_network(report, spec), report.identity["resolution"]).total
+    manifest = {
+        "format": FORMAT,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "network": report.identity,
+        "spec": dump_spec(spec),
+        "reference": next(iter(report.outputs)),
+        "outputs": {name: list(out.shape) for name, out in report.outputs.items()},
+        "expected": {"params": cost.params, "buffers": cost.buffers, "macs": cost.macs},
+        "measured": report.measured,
+        "tolerance": {"rtol": C.RTOL, "atol": C.ATOL},
+        "devices": report.devices,
+        "versions": report.versions,
+        "passed": report.ok,
+    }
+    atomic_write(folder / "weights.safetensors", _safetensors_bytes(report.weights), force=force)
+    atomic_write(folder / "input.npy", _npy_bytes(report.input), force=force)
+    atomic_write(folder / "outputs.safetensors", _safetensors_bytes(report.outputs), force=force)
+    atomic_write(folder / "manifest.json", json.dumps(manifest, indent=2, default=str) + "\n", force=force)
+    return folder
+
+
+def _network(report: Report, spec: NetworkSpec) -> Network:
+    ident = report.identity
+    return resolve(
+        spec,
+        variant=ident.get("variant"),
+        phi=ident.get("phi"),
+        resolution=ident["resolution"],
+        profile=ident.get("profile"),
+    )
+
+
+class Bundle:
+    """A loaded golden bundle: spec, network, weights, input, reference outputs, manifest."""
+
+    def __init__(self, folder: str | Path):
+        folder = Path(folder)
+        missing = [name for name in FILES if not (folder / name).is_file()]
+        if missing:
+            raise SpecError([("--golden", f"{folder} is not a golden bundle (missing {', '.join(missing)})")])
+        try:
+            self.manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SpecError([("--golden", f"cannot read {folder / 'manifest.json'}: {exc}")]) from None
+        if self.manifest.get("format") != FORMAT:
+            raise SpecError(
+                [("--golden", f"unknown bundle format {self.manifest.get('format')!r} (expected {FORMAT})")]
+            )
+        self.spec = parse_text(self.manifest["spec"], f"{folder}/manifest.json: spec")
+        ident = self.manifest["network"]
+        self.identity = ident
+        self.network = resolve(
+            self.spec,
+            variant=ident.get("variant"),
+            phi=ident.get("phi"),
+            resolution=ident["resolution"],
+            profile=ident.get("profile"),
+        )
+        self.weights = _load_arrays(folder / "weights.safetensors")
+        self.outputs = _load_arrays(folder / "outputs.safetensors")
+        try:
+            self.input = np.load(folder / "input.npy", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise SpecError([("--golden", f"cannot read {folder / 'input.npy'}: {exc}")]) from None
+
+
+def _load_arrays(path: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error types for bad files
+        raise SpecError([("--golden", f"cannot read {path}: {exc}")]) from None
+
+
+def check_bundle(
+    folder: str | Path, backend_names, *, device: str = "cpu", progress: Progress = _quiet
+) -> Report:
+    """Check the backends available here against a bundle: weights in, outputs and counts compared."""
+    started = time.perf_counter()
+    bundle = Bundle(folder)
+    backends = load_backends(backend_names)
+    devices = place(backends, device)
+    network = bundle.network
+    report = Report(
+        dict(bundle.identity),
+        devices=devices,
+        versions=versions(backends, devices),
+        weights=bundle.weights,
+        input=bundle.input,
+    )
+    expected = network_cost(network, network.resolution).total
+    report.checks.append(_bundle_check(bundle, expected))
+    total = 2 * len(backends)
+    for index, backend in enumerate(backends):
+        progress(f"[{2 * index + 1}/{total}] building {backend.name} model...")
+        try:
+            model = backend.build(network)
+        except Exception as exc:
+            report.checks.append(C.failed("build", backend.name, exc))
+            continue
+        _import(backend, model, network, bundle.weights, report)
+        progress(
+            f"[{2 * index + 2}/{total}] measuring and running {backend.name} on {devices[backend.name]}..."
+        )
+        _measure(backend, model, network.resolution, expected, report)
+        _run(backend, model, network, report, devices[backend.name])
+        if backend.name in report.outputs:
+            for ref, out in bundle.outputs.items():
+                report.checks.append(
+                    C.compare_outputs(f"{backend.name} vs golden {ref}", report.outputs[backend.name], out)
+                )
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _bundle_check(bundle: Bundle, expected) -> C.Check:
+    """The bundle's recorded cost-model counts equal today's (the network did not change meaning)."""
+    recorded = bundle.manifest.get("expected", {})
+    now = {"params": expected.params, "buffers": expected.buffers, "macs": expected.macs}
+    ok = all(recorded.get(k) == v for k, v in now.items())
+    figures = {f"{k}": v for k, v in now.items()} | {"recorded_macs": recorded.get("macs")}
+    return C.Check(
+        "bundle",
+        "cost model",
+        ok,
+        figures,
+        "" if ok else f"bundle recorded {recorded}, the cost model now gives {now}",
+    )
