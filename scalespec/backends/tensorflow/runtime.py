@@ -10,6 +10,7 @@ Tensors are NHWC inside the model.
 from __future__ import annotations
 
 import re
+import sys
 
 import keras
 
@@ -127,4 +128,11 @@ def build_from_table(table: dict, num_classes: int | None = None) -> keras.Model
     for entry in (table["pre_logits"], classifier_table(table, num_classes)):
         if entry:
             x = linear(x, entry)
-    return keras.Model(inputs, x, name=model_name(table["name"]))
+    # Keras maps a functional graph recursively, one frame per layer of depth; very deep
+    # networks (efficientnet-l2) need a higher limit than Python's default 1000.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 2000 + 40 * len(table["blocks"])))
+    try:
+        return keras.Model(inputs, x, name=model_name(table["name"]))
+    finally:
+        sys.setrecursionlimit(limit)
