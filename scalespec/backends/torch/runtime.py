@@ -59,10 +59,12 @@ class PadConv2d(nn.Conv2d):
             return super().forward(x)
         top, bottom = same_padding(x.shape[-2], self.kernel_size[0], self.stride[0])
         left, right = same_padding(x.shape[-1], self.kernel_size[1], self.stride[1])
-        if top == bottom and left == right:
-            return F.conv2d(x, self.weight, self.bias, self.stride, (top, left), groups=self.groups)
-        x = F.pad(x, (left, right, top, bottom))
-        return F.conv2d(x, self.weight, self.bias, self.stride, 0, groups=self.groups)
+        if self.stride == (1, 1) and top == bottom and left == right:
+            # stride 1: the amounts do not depend on the input size, so a static pad is exact
+            return F.conv2d(x, self.weight, self.bias, 1, (top, left), groups=self.groups)
+        return F.conv2d(
+            F.pad(x, (left, right, top, bottom)), self.weight, self.bias, self.stride, 0, groups=self.groups
+        )
 
 
 class ConvNormAct(nn.Module):

@@ -1,0 +1,403 @@
+"""PyTorch backend: module names, padding, train/eval behaviour, weights, counts, emitted source."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from _torch_nets import kitchen_sink, one_conv  # noqa: E402
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from scalespec.backends import get_backend  # noqa: E402
+from scalespec.backends.base import Backend  # noqa: E402
+from scalespec.backends.torch import runtime  # noqa: E402
+from scalespec.backends.torch.weights import load_safetensors, save_safetensors  # noqa: E402
+from scalespec.errors import SpecError  # noqa: E402
+from scalespec.ir.cost import network_cost  # noqa: E402
+from scalespec.ir.network import conv_output_size, padding_amounts  # noqa: E402
+from scalespec.ir.resolve import resolve  # noqa: E402
+from scalespec.ir.weights import tensor_specs  # noqa: E402
+from scalespec.zoo import load_model, zoo_models  # noqa: E402
+
+pytestmark = pytest.mark.torch
+B = get_backend("torch")
+
+
+def randomise(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Give every parameter and BN statistic a random value, so wrong wiring shows in outputs."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                continue
+            if name.endswith("running_var"):
+                tensor.copy_(torch.rand(tensor.shape, generator=gen) + 0.5)
+            else:
+                tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.2)
+    return model
+
+
+def zoo(name: str, resolution: int | None = None, profile: str | None = None):
+    ref = load_model(name)
+    return resolve(ref.spec, variant=ref.variant, resolution=resolution, profile=profile)
+
+
+def test_backend_protocol():
+    assert isinstance(B, Backend)
+    assert B.name == "torch" and B.available() and B.version() == torch.__version__
+    assert B.devices()[0] == "cpu"
+
+
+@pytest.mark.parametrize("padding", ["symmetric", "same"])
+def test_state_dict_keys_are_canonical_names(padding):
+    net = kitchen_sink(padding)
+    model = B.build(net)
+    assert not model.training
+    state = {
+        k: tuple(v.shape) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")
+    }
+    specs = tensor_specs(net)
+    assert list(state) == list(specs)
+    assert state == {k: v.shape for k, v in specs.items()}
+    for key in (
+        "stem.conv.weight",
+        "stages.1.0.se.reduce.bias",
+        "stages.6.0.expand.bn.running_var",
+        "head.conv.weight",
+        "classifier.weight",
+        "pre_logits.weight",
+    ):
+        assert key in state
+
+
+def test_zoo_state_dict_names_match_ir():
+    net = zoo("efficientnet-b0", 32)
+    keys = [k for k in B.build(net).state_dict() if not k.endswith("num_batches_tracked")]
+    assert keys == list(tensor_specs(net))
+    assert "stages.2.1.expand.bn.running_var" in keys and "stages.0.0.se.reduce.bias" in keys
+
+
+def test_bn_constants_come_from_the_ir():
+    model = B.build(kitchen_sink())
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(m.eps == 1e-3 and m.momentum == 0.01 for m in norms)
+
+
+@pytest.mark.parametrize("padding", ["symmetric", "same"])
+@pytest.mark.parametrize("size", [31, 32, 33, 40, 47])
+def test_any_resolution_and_shapes_follow_the_ir(padding, size):
+    net = kitchen_sink(padding)
+    model = B.build(net)
+    x = torch.randn(1, 3, size, size + 3)
+    with torch.no_grad():
+        features = model.forward_features(x)
+        logits = model(x)
+    expected_h = size
+    expected_w = size + 3
+    for conv in net.convs():
+        expected_h = conv_output_size(expected_h, conv.kernel, conv.stride, padding)
+        expected_w = conv_output_size(expected_w, conv.kernel, conv.stride, padding)
+    assert tuple(features.shape) == (1, net.head.out_channels, expected_h, expected_w)
+    assert tuple(logits.shape) == (1, 10)
+
+
+@given(size=st.integers(1, 80), kernel=st.sampled_from([1, 3, 5, 7, 9]), stride=st.integers(1, 3))
+def test_runtime_same_padding_equals_ir(size, kernel, stride):
+    assert runtime.same_padding(size, kernel, stride) == padding_amounts(size, kernel, stride, "same")
+
+
+def _hand_conv(x: np.ndarray, w: np.ndarray, stride: int, pads: tuple[int, int, int, int]) -> np.ndarray:
+    """Plain loops: zero-pad (top, bottom, left, right), then cross-correlate with stride."""
+    top, bottom, left, right = pads
+    padded = np.zeros((x.shape[0] + top + bottom, x.shape[1] + left + right))
+    padded[top : top + x.shape[0], left : left + x.shape[1]] = x
+    k = w.shape[0]
+    rows = (padded.shape[0] - k) // stride + 1
+    cols = (padded.shape[1] - k) // stride + 1
+    out = np.zeros((rows, cols))
+    for i in range(rows):
+        for j in range(cols):
+            out[i, j] = (padded[i * stride : i * stride + k, j * stride : j * stride + k] * w).sum()
+    return out
+
+
+@pytest.mark.parametrize(
+    "padding, pads",
+    [
+        # TF SAME on 4x4, k3 s2: out 2, total (2-1)*2+3-4 = 1 -> nothing before, 1 after
+        ("same", (0, 1, 0, 1)),
+        # symmetric: (3-1)//2 = 1 on every side
+        ("symmetric", (1, 1, 1, 1)),
+    ],
+)
+def test_one_conv_network_by_hand(padding, pads):
+    model = B.build(one_conv(padding))
+    x = np.arange(16, dtype=np.float32).reshape(4, 4) - 5.0
+    w = np.array([[1, 2, 0], [-1, 3, 1], [0, 2, -2]], dtype=np.float32)
+    with torch.no_grad():
+        model.stem.conv.weight.copy_(torch.from_numpy(w).view(1, 1, 3, 3))
+        out = model.stem.conv(torch.from_numpy(x).view(1, 1, 4, 4))[0, 0].numpy()
+    np.testing.assert_allclose(out, _hand_conv(x, w, 2, pads), rtol=1e-6)
+    # the same conv through the whole network: BN set to identity, the 1x1 block conv to 1
+    model = randomise(model)
+    with torch.no_grad():
+        model.stem.conv.weight.copy_(torch.from_numpy(w).view(1, 1, 3, 3))
+        for bn in (model.stem.bn, model.stages["0"]["0"].conv.bn):
+            (
+                bn.weight.fill_(1.0),
+                bn.bias.fill_(0.0),
+                bn.running_mean.fill_(0.0),
+                bn.running_var.fill_(1.0 - bn.eps),
+            )
+        model.stages["0"]["0"].conv.conv.weight.fill_(1.0)
+        pooled = model(torch.from_numpy(x).view(1, 1, 4, 4))[0, 0].item()
+    assert pooled == pytest.approx(_hand_conv(x, w, 2, pads).mean(), rel=1e-5)
+
+
+@pytest.mark.parametrize("size", [32, 33])
+def test_same_and_symmetric_padding_differ_in_numbers_not_shapes(size):
+    spec = load_model("efficientnet-b0").spec
+    nets = [
+        resolve(spec.model_copy(update={"padding": mode}), resolution=32) for mode in ("symmetric", "same")
+    ]
+    sym, same = randomise(B.build(nets[0])), B.build(nets[1])
+    B.import_weights(same, B.export_weights(sym))
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        a, b = sym(x), same(x)
+    assert a.shape == b.shape
+    if size % 2 == 0:
+        assert not torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_eval_is_deterministic_and_train_is_stochastic():
+    net = kitchen_sink()
+    model = randomise(B.build(net))
+    x = np.random.default_rng(0).standard_normal((4, 3, 32, 32)).astype(np.float32)
+    e1, e2 = B.forward(model, x), B.forward(model, x)
+    np.testing.assert_array_equal(e1, e2)
+    torch.manual_seed(1)
+    t1 = B.forward(model, x, training=True)
+    t2 = B.forward(model, x, training=True)
+    assert not np.allclose(t1, t2)
+    assert not model.training  # forward restores the mode
+
+
+def test_drop_path_drops_whole_samples_and_rescales():
+    x = torch.ones(2000, 3, 2, 2)
+    torch.manual_seed(0)
+    out = runtime.drop_path(x, 0.25, training=True)
+    per_sample = out.flatten(1)
+    assert set(torch.unique(per_sample).tolist()) <= {0.0, float(torch.tensor(1.0 / 0.75))}
+    assert torch.all(per_sample.min(1).values == per_sample.max(1).values)
+    assert 0.2 < (per_sample[:, 0] == 0).float().mean().item() < 0.3
+    assert torch.equal(runtime.drop_path(x, 0.25, training=False), x)
+
+
+def test_dropout_and_drop_path_only_in_train():
+    net = kitchen_sink()
+    model = randomise(B.build(net))
+    model.train()
+    model.apply(lambda m: m.eval() if isinstance(m, torch.nn.BatchNorm2d) else None)
+    x = torch.randn(2, 3, 32, 32)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        a, b = model(x), model(x)
+        model.eval()
+        c, d = model(x), model(x)
+    assert not torch.allclose(a, b)
+    assert torch.equal(c, d)
+
+
+def test_bn_uses_batch_statistics_in_train():
+    model = randomise(B.build(one_conv("same")))
+    bn = model.stem.bn
+    x = torch.randn(8, 1, 6, 6) * 3 + 2
+    before = bn.running_mean.clone()
+    model.train()
+    with torch.no_grad():
+        conv = model.stem.conv(x)
+        normed = bn(conv)
+    mean = conv.mean((0, 2, 3))
+    var = conv.var((0, 2, 3), unbiased=False)
+    manual = (conv - mean.view(1, -1, 1, 1)) / torch.sqrt(var.view(1, -1, 1, 1) + bn.eps)
+    manual = manual * bn.weight.view(1, -1, 1, 1) + bn.bias.view(1, -1, 1, 1)
+    torch.testing.assert_close(normed, manual, rtol=1e-4, atol=1e-5)
+    expected_mean = (1 - bn.momentum) * before + bn.momentum * mean
+    torch.testing.assert_close(bn.running_mean, expected_mean)
+
+
+def test_num_classes_override():
+    net = kitchen_sink()
+    assert B.build(net, num_classes=3)(torch.randn(1, 3, 32, 32)).shape == (1, 3)
+    assert B.build(net, num_classes=0)(torch.randn(1, 3, 32, 32)).shape == (1, 48)
+    with pytest.raises(SpecError, match="num_classes"):
+        B.build(one_conv("same"), num_classes=5)
+
+
+# ---------------------------------------------------------------- weights
+
+
+def test_weights_round_trip_dict_and_safetensors(tmp_path):
+    net = kitchen_sink("same")
+    src = randomise(B.build(net), seed=3)
+    weights = B.export_weights(src)
+    assert list(weights) == list(tensor_specs(net))
+    assert all(v.dtype == np.float32 for v in weights.values())
+    dst = B.build(net)
+    B.import_weights(dst, weights)
+    x = np.random.default_rng(1).standard_normal((2, 3, 35, 35)).astype(np.float32)
+    np.testing.assert_array_equal(B.forward(src, x), B.forward(dst, x))
+    path = save_safetensors(weights, tmp_path / "w.safetensors")
+    from safetensors.torch import load_file
+
+    loaded_by_torch = load_file(str(path))
+    assert set(loaded_by_torch) == set(weights)
+    again = B.build(net)
+    B.import_weights(again, load_safetensors(path))
+    np.testing.assert_array_equal(B.forward(src, x), B.forward(again, x))
+
+
+def test_weight_errors_name_the_tensor():
+    net = kitchen_sink()
+    model = B.build(net)
+    weights = B.export_weights(model)
+    missing = dict(weights)
+    del missing["stages.1.0.se.reduce.bias"]
+    with pytest.raises(SpecError, match=r"stages\.1\.0\.se\.reduce\.bias: missing"):
+        B.import_weights(model, missing)
+    extra = {**weights, "stages.9.9.bogus.weight": np.zeros(3, np.float32)}
+    with pytest.raises(SpecError, match=r"stages\.9\.9\.bogus\.weight: unexpected"):
+        B.import_weights(model, extra)
+    wrong = {**weights, "head.conv.weight": np.zeros((64, 40, 3, 3), np.float32)}
+    with pytest.raises(
+        SpecError, match=r"head\.conv\.weight: shape \(64, 40, 3, 3\), expected \(64, 40, 1, 1\)"
+    ):
+        B.import_weights(model, wrong)
+
+
+def test_bad_safetensors_file_is_a_spec_error(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a safetensors file")
+    with pytest.raises(SpecError, match="weights"):
+        load_safetensors(bad)
+
+
+# ---------------------------------------------------------------- counts
+
+
+@pytest.mark.parametrize("name", zoo_models())
+def test_measured_counts_equal_cost_model_at_full_resolution(name):
+    net = zoo(name)
+    model = B.build(net)
+    measured = B.measure(model, net.resolution)
+    cost = network_cost(net).total
+    assert (measured.params, measured.buffers, measured.macs) == (cost.params, cost.buffers, cost.macs)
+
+
+@pytest.mark.parametrize("name", ["efficientnet-b3", "efficientnetv2-s"])
+@pytest.mark.parametrize("resolution", [33, 64])
+def test_measured_counts_keras_profile_and_odd_sizes(name, resolution):
+    net = zoo(name, resolution, profile="keras")
+    measured = B.measure(B.build(net), resolution)
+    cost = network_cost(net, resolution=resolution).total
+    assert (measured.params, measured.buffers, measured.macs) == (cost.params, cost.buffers, cost.macs)
+
+
+def test_measured_macs_on_real_tensors_match_meta_count():
+    """The meta-device count equals FlopCounterMode over a real forward pass."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = kitchen_sink("same")
+    model = B.build(net)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 3, 37, 37))
+    assert counter.get_total_flops() // 2 == B.measure(model, 37).macs == network_cost(net, 37).total.macs
+
+
+# ---------------------------------------------------------------- emitted source
+
+HOSTILE = "x\"\"\"\n__import__('os').system('touch MARK')\n#''' \\\" {TABLE} \x00"
+
+
+def _emit_module(tmp_path: Path, net) -> Path:
+    path = tmp_path / "generated_model.py"
+    path.write_text(B.emit(net), encoding="utf-8")
+    return path
+
+
+def _load(path: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"gen_{abs(hash(path))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("padding", ["symmetric", "same"])
+def test_built_and_emitted_models_agree(tmp_path, padding):
+    net = kitchen_sink(padding)
+    built = randomise(B.build(net), seed=5)
+    emitted = _load(_emit_module(tmp_path, net)).build_model()
+    assert list(emitted.state_dict()) == list(built.state_dict())
+    emitted.load_state_dict(built.state_dict())
+    x = torch.randn(2, 3, 34, 34)
+    with torch.no_grad():
+        torch.testing.assert_close(emitted(x), built(x), rtol=0, atol=0)
+
+
+def test_emitted_file_runs_with_only_torch(tmp_path):
+    net = zoo("efficientnet-b0", 32, profile="keras")
+    path = _emit_module(tmp_path, net)
+    probe = (
+        "import sys, runpy; ns = runpy.run_path(sys.argv[1]); m = ns['build_model'](num_classes=7);"
+        "import torch; y = m(torch.zeros(1, 3, 33, 33)); print(tuple(y.shape));"
+        "print(any(n.startswith('scalespec') for n in sys.modules))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", probe, str(path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["(1,", "7)", "False"]
+
+
+def _calls(tree: ast.AST) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            names.add(ast.unparse(node.func))
+    return names
+
+
+def test_hostile_name_yields_safe_source(tmp_path):
+    benign = B.emit(kitchen_sink(name="benign"))
+    net = kitchen_sink(name=HOSTILE)
+    source = B.emit(net)
+    tree = ast.parse(source)
+    assert _calls(tree) == _calls(ast.parse(benign))
+    table = next(n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "TABLE")
+    assert ast.literal_eval(table.value)["name"] == net.name == f"{HOSTILE}"
+    path = _emit_module(tmp_path, net)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-I", str(path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "MARK").exists()
+    assert HOSTILE.replace("\x00", "") not in source
