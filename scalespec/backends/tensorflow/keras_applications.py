@@ -61,13 +61,13 @@ def import_keras_application(model: keras.Model, network: Network) -> dict[str, 
     """Canonical weights of a keras.applications ``model`` laid out as ``network``."""
     specs = tensor_specs(network)
     layers, prefixes = _weighted_layers(model), _prefixes(network)
-    if len(layers) != len(prefixes):
-        raise SpecError([("", f"{model.name} has {len(layers)} weighted layers, {network.name} needs {len(prefixes)}")])
     weights = {}
-    for layer, prefix in zip(layers, prefixes):
+    for layer, prefix in zip(layers, prefixes, strict=False):  # a length mismatch is reported below
         is_bn = isinstance(layer, keras.layers.BatchNormalization)
         if is_bn != prefix.endswith(".bn"):
-            raise SpecError([(prefix, f"keras layer {layer.name!r} ({type(layer).__name__}) is not its counterpart")])
+            raise SpecError(
+                [(prefix, f"keras layer {layer.name!r} ({type(layer).__name__}) is not its counterpart")]
+            )
         for variable in layer.weights:
             name = f"{prefix}.{_canonical_suffix(layer, variable)}"
             value = to_canonical(layer, variable, np.asarray(variable.numpy()))
@@ -78,4 +78,7 @@ def import_keras_application(model: keras.Model, network: Network) -> dict[str, 
     missing = [name for name in specs if name not in weights]
     if missing:
         raise SpecError([(name, "not found in the keras model") for name in missing])
+    if len(layers) > len(prefixes):
+        extra = ", ".join(layer.name for layer in layers[len(prefixes) :])
+        raise SpecError([("", f"keras layers without a counterpart in {network.name}: {extra}")])
     return weights

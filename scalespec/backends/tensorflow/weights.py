@@ -107,11 +107,12 @@ def import_weights(model: keras.Model, weights: Mapping[str, np.ndarray]) -> Non
         var.assign(value)
 
 
-def save_safetensors(weights: Mapping[str, np.ndarray], path: str | Path) -> None:
-    """Write canonical weights to a .safetensors file."""
+def save_safetensors(weights: Mapping[str, np.ndarray], path: str | Path) -> Path:
+    """Write canonical weights to a .safetensors file and return its path."""
     from safetensors.numpy import save_file
 
     save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}, str(path))
+    return Path(path)
 
 
 def load_safetensors(path: str | Path) -> dict[str, np.ndarray]:
