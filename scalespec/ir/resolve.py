@@ -60,10 +60,7 @@ def resolve(
     ``resolution`` overrides the input size the spatial sizes refer to; ``profile`` applies a
     named set of convention overrides (``keras``); ``num_classes`` replaces the classifier size.
     """
-    try:
-        spec = spec.with_profile(profile)
-    except KeyError as exc:
-        raise SpecError([("profile", exc.args[0])]) from None
+    spec = spec.with_profile(profile)
     plan = _plan(spec, variant, phi, width, depth, resolution, profile)
     _check_plan_budget(spec, plan, budget)
     network = _Builder(spec, plan, num_classes).build()

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ..errors import SpecError
 from .blocks import Activation, Block, StrictModel, _odd_kernel
 
 
@@ -149,7 +150,7 @@ class NetworkSpec(StrictModel):
             return self
         if profile not in self.profiles:
             known = ", ".join(sorted(self.profiles)) or "none"
-            raise KeyError(f"unknown profile {profile!r} (known: {known})")
+            raise SpecError([("profile", f"unknown profile {profile!r} (known: {known})")])
         overrides = self.profiles[profile].model_dump(exclude_unset=True, exclude={"description"})
         merged = self.model_dump(exclude_unset=True)
         for key, value in overrides.items():
