@@ -109,3 +109,21 @@ def one_conv(padding: str, kernel: int = 3, stride: int = 2) -> Network:
         "classifier": {"num_classes": 0},
     }
     return resolve(parse_spec(data))
+
+
+def tiny(padding: str = "same") -> Network:
+    """Stem, an MBConv with SE and a residual, a strided MBConv: the smallest net with every op."""
+    block = {"type": "mbconv", "expand": 2, "kernel": 3, "out": 8, "se": {"ratio": 0.25}}
+    data = {
+        "name": "tiny",
+        "input": {"channels": 3, "resolution": 16},
+        "padding": padding,
+        "stem": {"out": 8, "kernel": 3, "stride": 2},
+        "stages": [
+            {"repeats": 1, "block": block},
+            {"repeats": 1, "block": {**block, "stride": 2, "out": 16}},
+        ],
+        "head": {"out": 32},
+        "classifier": {"num_classes": 4},
+    }
+    return resolve(parse_spec(data))

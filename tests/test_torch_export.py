@@ -1,0 +1,110 @@
+"""PyTorch backend under tracing, torch.compile, channels_last, ONNX export + onnxruntime, and CUDA."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from _torch_nets import kitchen_sink, tiny  # noqa: E402
+
+from scalespec.backends import get_backend  # noqa: E402
+from scalespec.ir.resolve import resolve  # noqa: E402
+from scalespec.zoo import load_model  # noqa: E402
+
+pytestmark = pytest.mark.torch
+B = get_backend("torch")
+RTOL, ATOL = 1e-4, 1e-5  # convention 7
+
+
+def randomised(net, seed: int = 0) -> torch.nn.Module:
+    """A built model whose weights and BN statistics are all random (so wiring errors show)."""
+    model = B.build(net)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith("running_var"):
+                tensor.copy_(torch.rand(tensor.shape, generator=gen) + 0.5)
+            elif not name.endswith("num_batches_tracked"):
+                tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.2)
+    return model
+
+
+def b0(padding: str) -> torch.nn.Module:
+    spec = load_model("efficientnet-b0").spec.model_copy(update={"padding": padding})
+    return randomised(resolve(spec, resolution=32))
+
+
+@pytest.mark.parametrize("padding", ["symmetric", "same"])
+def test_trace_follows_input_size(padding):
+    model = randomised(tiny(padding))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(model, torch.randn(1, 3, 33, 33), check_trace=False)
+    for size in (33, 34, 48):  # odd and even: the same-padding amounts change with parity
+        x = torch.randn(2, 3, size, size + 1)
+        with torch.no_grad():
+            torch.testing.assert_close(traced(x), model(x), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("padding", ["symmetric", "same"])
+def test_channels_last(padding):
+    model = b0(padding)
+    x = torch.randn(2, 3, 34, 35)
+    with torch.no_grad():
+        expected = model(x)
+        model = model.to(memory_format=torch.channels_last)
+        got = model(x.to(memory_format=torch.channels_last))
+    torch.testing.assert_close(got, expected, rtol=RTOL, atol=ATOL)
+
+
+def test_torch_compile_smoke():
+    net = tiny("same")
+    model = randomised(net)
+    compiled = torch.compile(model)
+    x = torch.randn(2, 3, 34, 34)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("padding", ["symmetric", "same"])
+def test_onnx_export_matches_onnxruntime(padding):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    model = randomised(kitchen_sink(padding))
+    x = torch.randn(2, 3, 34, 34)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (x,),
+            buffer,
+            opset_version=17,
+            dynamo=False,
+            input_names=["x"],
+            output_names=["logits"],
+            dynamic_axes={"x": {0: "batch", 2: "height", 3: "width"}},
+        )
+    session = ort.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    for size in (34, 33):  # the graph computes same padding from the input shape
+        x = torch.randn(2, 3, size, size)
+        with torch.no_grad():
+            expected = model(x).numpy()
+        got = session.run(None, {"x": x.numpy()})[0]
+        np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+@pytest.mark.parametrize("padding", ["symmetric", "same"])
+def test_cuda_matches_cpu(padding):
+    model = b0(padding)
+    x = np.random.default_rng(0).standard_normal((2, 3, 34, 34)).astype(np.float32)
+    cpu = B.forward(model, x)
+    gpu = B.forward(model, x, device="cuda")
+    np.testing.assert_allclose(gpu, cpu, rtol=RTOL, atol=ATOL)
+    assert torch.backends.cudnn.allow_tf32 is False
