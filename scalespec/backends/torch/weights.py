@@ -113,3 +113,11 @@ def from_published(network: Network, state: Mapping[str, object]) -> dict[str, n
         value = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
         out[name] = value.astype(np.float32)
     return out
+
+
+def import_published(model: nn.Module, state: Mapping[str, object], network: Network | None = None) -> None:
+    """Load a published state_dict (torchvision layout) into a model built from ``network``."""
+    network = network or network_of(model)
+    if network is None:
+        raise SpecError([("weights", "the model does not record its network; pass network=")])
+    import_weights(model, from_published(network, state))
