@@ -6,9 +6,11 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 pytest.importorskip("tensorflow")
@@ -26,66 +28,7 @@ from scalespec.spec.io import parse_spec  # noqa: E402
 
 pytestmark = pytest.mark.tensorflow
 
-# Every block kind, every activation, SE on input/expanded base with both gates, an SE
-# before a fused expand-1 conv, residuals with stochastic depth, pre-logits and dropout.
-TINY = {
-    "name": "tiny",
-    "input": {"channels": 3, "resolution": 32},
-    "activation": "silu",
-    "drop_path_rate": 0.5,
-    "stem": {"out": 8, "kernel": 3, "stride": 2},
-    "stages": [
-        {"repeats": 1, "block": {"type": "conv", "kernel": 3, "out": 8, "activation": "relu"}},
-        {
-            "repeats": 2,
-            "block": {
-                "type": "ds",
-                "kernel": 3,
-                "out": 8,
-                "activation": "relu6",
-                "pointwise_activation": True,
-                "se": {"ratio": 0.25, "gate": "hard_sigmoid", "activation": "identity"},
-            },
-        },
-        {
-            "repeats": 1,
-            "block": {
-                "type": "mbconv",
-                "expand": 4,
-                "kernel": 5,
-                "stride": 2,
-                "out": 16,
-                "activation": "hard_swish",
-                "se": {"ratio": 0.25, "base": "expanded"},
-            },
-        },
-        {
-            "repeats": 2,
-            "block": {"type": "mbconv", "expand": 1, "kernel": 3, "out": 16, "activation": "gelu", "se": {}},
-        },
-        {
-            "repeats": 2,
-            "block": {"type": "fused_mbconv", "expand": 1, "kernel": 3, "out": 16, "se": {"gate": "sigmoid"}},
-        },
-        {
-            "repeats": 1,
-            "block": {
-                "type": "fused_mbconv",
-                "expand": 3,
-                "kernel": 3,
-                "stride": 2,
-                "out": 24,
-                "activation": "sigmoid",
-            },
-        },
-        {
-            "repeats": 1,
-            "block": {"type": "mbconv", "expand": 2, "kernel": 3, "out": 24, "activation": "identity"},
-        },
-    ],
-    "head": {"out": 32, "pre_logits": {"features": 24, "activation": "silu"}},
-    "classifier": {"num_classes": 10, "dropout": 0.3},
-}
+TINY = yaml.safe_load((Path(__file__).parent / "data" / "tiny_all_blocks.yaml").read_text())
 
 
 def tiny(padding: str = "symmetric", **overrides) -> Network:
