@@ -1,10 +1,24 @@
-"""pytest plugin (entry point ``pytest11``): ``pytest --scalespec-specs DIR`` conforms spec files."""
+"""pytest plugin (entry point ``pytest11``): ``pytest --scalespec-specs DIR`` conforms spec files.
+
+One test item per spec file and variant: ``specs/net.yaml::b0``. By default only the spec's
+default variant is collected (``::default`` when it names none); ``--scalespec-variants all``
+or a comma list collects more. ``--scalespec-random N`` adds one item running N
+Hypothesis-generated specs. The plugin is loaded by every pytest run where scalespec is
+installed, so it imports no framework (nor Hypothesis) at load time and does nothing unless
+``--scalespec-specs`` or ``--scalespec-random`` is given.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+
 
 def pytest_addoption(parser) -> None:
-    group = parser.getgroup("scalespec")
+    group = parser.getgroup("scalespec", "scalespec conformance of spec files")
     group.addoption(
         "--scalespec-specs",
         action="append",
@@ -12,3 +26,193 @@ def pytest_addoption(parser) -> None:
         metavar="PATH",
         help="spec files or folders whose specs scalespec conformance checks (repeatable)",
     )
+    group.addoption(
+        "--scalespec-backends",
+        default=None,
+        metavar="LIST",
+        help="comma-separated backends (default torch,tensorflow)",
+    )
+    group.addoption(
+        "--scalespec-resolution",
+        type=int,
+        default=None,
+        metavar="N",
+        help="input size (default: each variant's)",
+    )
+    group.addoption(
+        "--scalespec-profile",
+        default=None,
+        metavar="NAME",
+        help="convention profile to resolve with (e.g. keras)",
+    )
+    group.addoption(
+        "--scalespec-variants",
+        default="default",
+        metavar="LIST",
+        help="'default' (the spec's default variant), 'all', or a comma list",
+    )
+    group.addoption(
+        "--scalespec-device",
+        default="cpu",
+        choices=["cpu", "cuda"],
+        help="cuda: each framework that sees a GPU runs there, TF32 off",
+    )
+    group.addoption(
+        "--scalespec-seed", type=int, default=0, metavar="S", help="seed of the random weights and input"
+    )
+    group.addoption(
+        "--scalespec-random",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also conform N Hypothesis-generated random specs",
+    )
+
+
+def _active(config) -> bool:
+    return bool(config.getoption("scalespec_specs") or config.getoption("scalespec_random"))
+
+
+def pytest_configure(config) -> None:
+    if _active(config):
+        config.addinivalue_line("markers", "scalespec: a scalespec conformance item")
+
+
+def spec_files(paths: list[str]) -> list[Path]:
+    """Every .yaml/.yml/.json file named or found (recursively, sorted) under ``paths``."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in SPEC_SUFFIXES and p.is_file())
+        elif path.exists():
+            found.append(path)
+        else:
+            raise pytest.UsageError(f"--scalespec-specs: no such file or folder: {raw}")
+    return found
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """Add the spec items before -k/-m selection runs, so they select like any test."""
+    if not _active(config):
+        return
+    for path in spec_files(config.getoption("scalespec_specs")):
+        items.extend(SpecFile.from_parent(session, path=path.resolve()).collect())
+    if config.getoption("scalespec_random"):
+        items.append(RandomSpecsItem.from_parent(session, name="scalespec-random-specs"))
+
+
+def _variants(spec, wanted: str) -> list[str | None]:
+    if wanted == "all":
+        return list(spec.scaling.variants) or [None]
+    if wanted == "default":
+        return [spec.scaling.default]
+    return [name.strip() for name in wanted.split(",") if name.strip()]
+
+
+class SpecFile(pytest.File):
+    """A spec file: one item per selected variant (one failing item when the file is invalid)."""
+
+    def collect(self):
+        from ..errors import SpecError
+        from ..spec.io import load_spec
+
+        try:
+            spec = load_spec(self.path)
+        except SpecError as exc:
+            yield SpecItem.from_parent(self, name="invalid", spec=None, variant=None, error=exc)
+            return
+        for variant in _variants(spec, self.config.getoption("scalespec_variants")):
+            yield SpecItem.from_parent(
+                self, name=variant or "default", spec=spec, variant=variant, error=None
+            )
+
+
+class ConformanceError(AssertionError):
+    """A failed conformance run: the spec as YAML and every check's figures."""
+
+
+class SpecItem(pytest.Item):
+    """Conform one spec file at one variant in the chosen backends."""
+
+    def __init__(self, *, spec, variant, error, **kwargs):
+        super().__init__(**kwargs)
+        self.spec, self.variant, self.error = spec, variant, error
+        self.add_marker("scalespec")
+
+    def runtest(self) -> None:
+        from ..ir.resolve import resolve
+        from ..spec.io import dump_spec
+        from .report import render
+        from .runner import conform, network_identity, parse_backends
+
+        if self.error is not None:
+            raise self.error
+        opt = self.config.getoption
+        network = resolve(
+            self.spec,
+            variant=self.variant,
+            resolution=opt("scalespec_resolution"),
+            profile=opt("scalespec_profile"),
+        )
+        identity = network_identity(network, model=str(self.path))
+        report = conform(
+            network,
+            parse_backends(opt("scalespec_backends")),
+            identity=identity,
+            device=opt("scalespec_device"),
+            seed=opt("scalespec_seed"),
+        )
+        self.user_properties.append(("scalespec", report.as_dict()))
+        if not report.ok:
+            args = f"variant={self.variant!r}, resolution={network.resolution}, profile={opt('scalespec_profile')!r}"
+            raise ConformanceError(
+                f"{self.path} ({args}) failed: {', '.join(report.failed_names())}\n\n{dump_spec(self.spec)}\n{render(report)}"
+            )
+
+    def repr_failure(self, excinfo, style=None):
+        from ..errors import SpecError
+
+        if isinstance(excinfo.value, (ConformanceError, SpecError)):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, None, f"scalespec conform {self.path.name}::{self.name}"
+
+
+class RandomSpecsItem(pytest.Item):
+    """N Hypothesis-generated specs; a failure shows the shrunk, minimal failing spec."""
+
+    def runtest(self) -> None:
+        from .runner import conform_random, parse_backends
+
+        opt = self.config.getoption
+        profile = (
+            opt("hypothesis_profile", None)
+            if self.config.pluginmanager.hasplugin("hypothesispytest")
+            else None
+        )
+        result = conform_random(
+            opt("scalespec_random"),
+            parse_backends(opt("scalespec_backends")),
+            device=opt("scalespec_device"),
+            seed=opt("scalespec_seed") or None,
+            profile=profile if profile in ("ci", "dev", "thorough") else None,
+        )
+        if not result.ok:
+            from .runner import ConformanceFailure
+
+            raise ConformanceError(
+                str(ConformanceFailure(result.case, result.failure))
+                + f"\n(after {result.examples} runs, shrunk by Hypothesis)"
+            )
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, ConformanceError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return Path(__file__), None, f"scalespec random specs x{self.config.getoption('scalespec_random')}"
