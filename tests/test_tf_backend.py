@@ -305,6 +305,18 @@ def run_alone(path, name: str, cwd) -> subprocess.CompletedProcess:
     )
 
 
+def test_emitted_file_imports_only_keras_and_stdlib():
+    tree = ast.parse(BACKEND.emit(tiny()))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module.split(".")[0])
+    assert "keras" in imported
+    assert imported <= {"__future__", "keras", "tensorflow"} | set(sys.stdlib_module_names)
+
+
 def test_emitted_file_runs_with_tensorflow_alone(tmp_path):
     network = tiny("same")
     path = tmp_path / "model.py"

@@ -1,0 +1,112 @@
+"""Forward throughput of the generated EfficientNet-B0 against keras.applications.EfficientNetB0.
+
+Not a test: run it by hand, e.g. ``.venv/bin/python benchmarks/bench_tensorflow.py``. The
+scalespec model is built from the emitted source file (the `keras` profile, the same
+architecture as keras.applications) and given keras.applications' weights through the
+published-layout importer; both run in eval mode on the same input, inside tf.function and
+inside tf.function(jit_compile=True) (XLA). keras.applications' model also runs its two input
+preprocessing layers (Rescaling, Normalization), which scalespec's network leaves to the caller.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from scalespec.backends.tensorflow import BACKEND  # noqa: E402
+from scalespec.backends.tensorflow.keras_applications import import_keras_application  # noqa: E402
+from scalespec.ir.resolve import resolve  # noqa: E402
+from scalespec.zoo import load_model  # noqa: E402
+
+
+def cpu_model() -> str:
+    """The CPU model name lscpu reports (platform's guess when lscpu is missing)."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return platform.processor() or "unknown"
+    for line in out.splitlines():
+        if line.startswith("Model name:"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def emitted_b0() -> keras.Model:
+    """efficientnet-b0 (keras profile) built from the emitted source file."""
+    ref = load_model("efficientnet-b0")
+    source = BACKEND.emit(resolve(ref.spec, variant=ref.variant, profile="keras"))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "efficientnet_b0.py"
+        path.write_text(source, encoding="utf-8")
+        namespace: dict = {"__name__": "generated"}
+        exec(compile(source, str(path), "exec"), namespace)  # our own emitted file
+    return namespace["build_model"]()
+
+
+def throughput(forward, x: tf.Tensor, seconds: float, warmup: int) -> float:
+    """Images per second over at least ``seconds`` of back-to-back forward passes."""
+    for _ in range(warmup):
+        forward(x).numpy()
+    runs, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds or runs < 3:
+        forward(x).numpy()
+        runs += 1
+    return runs * int(x.shape[0]) / elapsed
+
+
+def compiled(model: keras.Model, xla: bool):
+    """``model``'s eval-mode forward as a tf.function, XLA-compiled when ``xla``."""
+    return tf.function(lambda x: model(x, training=False), jit_compile=xla)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--resolution", type=int, default=224)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    reference = keras.applications.EfficientNetB0(weights=None, classifier_activation=None)
+    ours = emitted_b0()
+    ref = load_model("efficientnet-b0")
+    BACKEND.import_weights(
+        ours, import_keras_application(reference, resolve(ref.spec, variant="b0", profile="keras"))
+    )
+    threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+    print(f"cpu: {cpu_model()}; threads: {threads}; tensorflow {tf.__version__}; keras {keras.__version__}")
+    print(
+        f"input: {args.batch}x{args.resolution}x{args.resolution}x3 float32, eval, {args.seconds:g}s per row"
+    )
+    x = tf.constant(
+        np.random.default_rng(0).uniform(0, 1, (args.batch, args.resolution, args.resolution, 3)), tf.float32
+    )
+    for mode, xla in (("tf.function", False), ("XLA", True)):
+        forwards = {
+            "scalespec (emitted)": compiled(ours, xla),
+            "keras.applications": compiled(reference, xla),
+        }
+        rates: dict[str, float] = {}
+        for _ in range(args.rounds):  # alternate the models so load changes hit both alike
+            for name, forward in forwards.items():
+                rate = throughput(forward, x, args.seconds / args.rounds, args.warmup)
+                rates[name] = max(rates.get(name, 0.0), rate)
+        for name, rate in rates.items():
+            print(f"{mode:12s} {name:20s} {rate:8.1f} img/s (best of {args.rounds})")
+        ratio = rates["scalespec (emitted)"] / rates["keras.applications"]
+        print(f"{mode:12s} ratio scalespec/keras.applications {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()
