@@ -298,7 +298,9 @@ def test_bad_safetensors_file_is_a_spec_error(tmp_path):
 @pytest.mark.parametrize("name", zoo_models())
 def test_measured_counts_equal_cost_model_at_full_resolution(name):
     net = zoo(name)
-    model = B.build(net)
+    # the two largest are built on the meta device (shapes only) to spare CI a 2 GB allocation
+    with torch.device("meta" if name in ("efficientnet-b8", "efficientnet-l2") else "cpu"):
+        model = B.build(net)
     measured = B.measure(model, net.resolution)
     cost = network_cost(net).total
     assert (measured.params, measured.buffers, measured.macs) == (cost.params, cost.buffers, cost.macs)
