@@ -76,3 +76,19 @@ def test_profiler_counts_conv_as_two_flops_per_mac_and_skips_bias():
     dense_macs = 6 * 5
     assert flops == {"Conv2D": 2 * conv_macs, "DepthwiseConv2dNative": 2 * dw_macs, "MatMul": 2 * dense_macs}
     assert BACKEND.measure(model, 8).macs == conv_macs + dw_macs + dense_macs
+    # The public tf.compat.v1 profiler (float ops per op type) reports the same statistics,
+    # and shows that the biases are a separate BiasAdd entry, which measure() leaves out.
+    import tensorflow as tf
+
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    pending, by_type = (
+        list(tf.compat.v1.profiler.profile(graph=traced_graph(model, 8), cmd="op", options=options).children),
+        {},
+    )
+    while pending:  # one node per op type, nested
+        node = pending.pop()
+        by_type[node.name] = node.float_ops
+        pending.extend(node.children)
+    assert {k: by_type[k] for k in flops} == flops
+    assert by_type["BiasAdd"] == 8 * 8 * 6 + 8 * 8 * 6 + 5
