@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from _torch_nets import kitchen_sink, tiny  # noqa: E402
+from _torch_nets import kitchen_sink, one_conv, tiny  # noqa: E402
 
 from scalespec.backends import get_backend  # noqa: E402
 from scalespec.ir.resolve import resolve  # noqa: E402
@@ -49,6 +49,19 @@ def test_trace_follows_input_size(padding):
         x = torch.randn(2, 3, size, size + 1)
         with torch.no_grad():
             torch.testing.assert_close(traced(x), model(x), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("kernel, stride", [(3, 2), (5, 2), (7, 2)])
+def test_trace_of_one_conv_follows_input_size(kernel, stride):
+    """With kernel >= stride the same-padding amounts stay size-dependent in a trace (odd and even)."""
+    model = randomised(one_conv("same", kernel=kernel, stride=stride))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(model.stem, torch.randn(1, 1, 9, 9), check_trace=False)
+    for size in (9, 10, 11, 12):
+        x = torch.randn(1, 1, size, size)
+        with torch.no_grad():
+            torch.testing.assert_close(traced(x), model.stem(x), rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.parametrize("padding", ["symmetric", "same"])

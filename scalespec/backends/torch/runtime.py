@@ -40,7 +40,9 @@ def make_activation(name: str | None) -> nn.Module:
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     """TF SAME zero padding (before, after) along one axis; the extra pixel goes after."""
     out = (size + stride - 1) // stride
-    total = max((out - 1) * stride + kernel - size, 0)
+    total = (out - 1) * stride + kernel - size
+    if kernel < stride:  # only then can total go negative; otherwise no branch, so traces stay dynamic
+        total = max(total, 0)
     return total // 2, total - total // 2
 
 
