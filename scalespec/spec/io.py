@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,25 @@ from .blocks import BLOCK_TYPES
 from .network import NetworkSpec
 
 MAX_SPEC_BYTES = 1 << 20  # a spec is a page of text; a megabyte is a mistake or an attack
+
+# Characters a YAML reader refuses or folds as line breaks (NEL, LS, PS) inside a JSON string;
+# JSON dumps \u-escape them (all lie in the BMP) but keep other characters as they are, since
+# PyYAML does not join json's surrogate-pair escapes back into one character.
+_JSON_ESCAPED = re.compile("[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Line breaks PyYAML's emitter folds away in plain or single-quoted style; double quotes escape them.
+_YAML_LINE_BREAKS = frozenset("\x85\u2028\u2029")
+
+
+class _SpecDumper(yaml.SafeDumper):
+    """SafeDumper whose strings survive a round trip: double-quoted when they hold NEL/LS/PS."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if _YAML_LINE_BREAKS.intersection(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_SpecDumper.add_representer(str, _represent_str)
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -68,8 +88,9 @@ def dump_spec(spec: NetworkSpec, fmt: str = "yaml") -> str:
     """Serialise a spec; ``parse_text(dump_spec(s)) == s`` for every valid spec."""
     data = spec.model_dump(mode="json", exclude_unset=True)
     if fmt == "json":
-        return json.dumps(data, indent=2) + "\n"
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+        return _JSON_ESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+    return yaml.dump(data, Dumper=_SpecDumper, sort_keys=False, allow_unicode=True)
 
 
 def json_schema() -> dict:
