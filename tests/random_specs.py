@@ -91,6 +91,7 @@ variant = _optional(
 spec_dicts = st.fixed_dictionaries(
     {"name": st.text(min_size=1, max_size=20), "stages": st.lists(stages, min_size=1, max_size=4)},
     optional={
+        # any text: names and descriptions must survive YAML and JSON dumps character for character
         "description": st.text(max_size=40),
         "input": _optional({"channels": st.integers(1, 4), "resolution": st.integers(8, 48)}),
         "activation": st.sampled_from(ACTIVATIONS),
@@ -110,7 +111,11 @@ spec_dicts = st.fixed_dictionaries(
         "head": head,
         "classifier": _optional({"num_classes": st.integers(0, 12), "dropout": st.floats(0.0, 0.9)}),
         "scaling": _optional(
-            {"variants": st.dictionaries(st.sampled_from(["a", "b", "big"]), variant, max_size=2)}
+            {
+                "variants": st.dictionaries(
+                    st.sampled_from(["a", "big"]) | st.text(min_size=1, max_size=6), variant, max_size=2
+                )
+            }
         ),
         "profiles": st.dictionaries(
             st.sampled_from(["alt", "keras"]),
