@@ -64,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="Hypothesis profile for --random (default ci)",
     )
+    parser.add_argument(
+        "--shrink-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="time Hypothesis may spend shrinking a failing random spec (default 120)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the full report as JSON (atomically)")
     parser.add_argument(
         "--save-golden", metavar="DIR", help="write a golden bundle (weights, input, outputs, manifest)"
@@ -168,6 +175,13 @@ def run(args: argparse.Namespace) -> int:
 
         atomic_write(args.json, to_json(reports, {"ok": ok, **_random_json(random_result)}), force=args.force)
     return 0 if ok else 1
+
+
+def _shrink(args: argparse.Namespace) -> dict:
+    seconds = getattr(args, "shrink_seconds", None)
+    if seconds is not None and seconds < 0:
+        raise SpecError([("--shrink-seconds", f"must be >= 0, got {seconds}")])
+    return {} if seconds is None else {"shrink_seconds": seconds}
 
 
 def _random_summary(result) -> str:

@@ -32,10 +32,17 @@ def random_settings(examples: int, seed: int | None, profile: str | None = None)
     Without a seed the run is derandomized (the ``ci`` behaviour); with one, ``hypothesis.seed``
     picks the examples, so derandomize is turned off.
     """
-    from hypothesis import settings
+    from hypothesis import Phase, settings
 
     register_profiles()
     parent = settings.get_profile(profile or "ci")
+    # no explain phase: it reruns the failing spec many times to annotate it, each run a build
+    phases = [phase for phase in parent.phases if phase != Phase.explain]
     return settings(
-        parent, max_examples=examples, database=None, derandomize=seed is None, report_multiple_bugs=False
+        parent,
+        max_examples=examples,
+        database=None,
+        derandomize=seed is None,
+        report_multiple_bugs=False,
+        phases=phases,
     )

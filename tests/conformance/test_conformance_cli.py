@@ -1,0 +1,230 @@
+"""``scalespec conform`` end to end: exit codes, tables, --json, --random, --device, golden bundles."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("tensorflow")
+
+from scalespec.backends.tensorflow import runtime as tf_runtime  # noqa: E402
+from scalespec.cli import main  # noqa: E402
+from scalespec.spec.io import parse_text  # noqa: E402
+
+SPECS = Path(__file__).parent / "specs"
+TINY = str(SPECS / "tiny-same.yaml")
+
+
+def test_tiny_spec_passes_with_a_table_per_check(capsys):
+    assert main(["conform", TINY, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    for check in ("weights", "shape", "train-shape", "params", "buffers", "macs", "outputs"):
+        assert f"== {check}" in out
+    assert "tensorflow vs torch" in out and "PASS:" in out
+
+
+def test_progress_goes_to_stderr(capsys):
+    assert main(["conform", str(SPECS / "tiny-symmetric.json"), "--backends", "torch"]) == 0
+    err = capsys.readouterr().err
+    assert "[1/3] building torch model..." in err and "[3/3] comparing outputs..." in err
+
+
+def test_planted_bug_exits_1_and_names_the_check(capsys, monkeypatch):
+    activation = tf_runtime.activation
+    monkeypatch.setattr(
+        tf_runtime,
+        "activation",
+        lambda x, name, layer: x if layer == "stem.act" else activation(x, name, layer),
+    )
+    assert main(["conform", TINY, "--variant", "wide", "--quiet"]) == 1
+    assert "FAIL: outputs" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, field",
+    [
+        (["no-such-model"], "model"),
+        ([TINY, "--variant", "nope"], "variant"),
+        ([TINY, "--backends", "torch,mxnet"], "framework"),
+        ([TINY, "--resolution", "3"], "resolution"),
+        ([], "MODEL_OR_FILE"),
+    ],
+)
+def test_bad_input_exits_2_naming_the_field(argv, field, capsys):
+    assert main(["conform", *argv, "--quiet"]) == 2
+    assert field in capsys.readouterr().err
+
+
+def test_device_cuda_without_a_gpu_is_bad_input_not_a_crash(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert main(["conform", TINY, "--device", "cuda", "--quiet"]) == 2
+    assert "--device" in capsys.readouterr().err
+
+
+def test_json_report_is_written_and_not_clobbered(tmp_path, capsys):
+    path = tmp_path / "report.json"
+    assert main(["conform", TINY, "--backends", "torch", "--json", str(path), "--quiet"]) == 0
+    data = json.loads(path.read_text())
+    assert data["ok"] is True
+    checks = {(c["check"], c["subject"]) for c in data["reports"][0]["checks"]}
+    assert ("params", "torch") in checks and ("shape", "torch") in checks
+    assert data["reports"][0]["network"]["resolution"] == 33
+    assert main(["conform", TINY, "--backends", "torch", "--json", str(path), "--quiet"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["conform", TINY, "--backends", "torch", "--json", str(path), "--quiet", "--force"]) == 0
+
+
+def test_random_specs_pass(capsys):
+    assert main(["conform", "--random", "3", "--quiet"]) == 0
+    assert "random specs: PASS (3 specs conformed)" in capsys.readouterr().out
+
+
+def test_random_failure_prints_the_shrunk_spec_as_yaml(capsys, monkeypatch):
+    """torch's param count leaves out SE layers: the printed (shrunk) failing spec has an SE."""
+    from scalespec.backends.torch import measure as torch_measure
+
+    def without_se(model):
+        return sum(p.numel() for name, p in model.named_parameters() if ".se." not in name)
+
+    monkeypatch.setattr(torch_measure, "count_params", without_se)
+    assert (
+        main(["conform", "--random", "20", "--backends", "torch", "--shrink-seconds", "30", "--quiet"]) == 1
+    )
+    out = capsys.readouterr().out
+    assert "the minimal failing spec (shrunk by Hypothesis)" in out
+    spec_text = out.split("shrunk by Hypothesis):\n", 1)[1].split("\n\n", 1)[0]
+    spec = parse_text(spec_text)  # the printed spec is valid YAML of the failing spec
+    assert any(stage.block.type != "conv" and stage.block.se for stage in spec.stages)
+    assert "FAIL: params" in out and "measured" in out
+
+
+# ---------------------------------------------------------------- golden bundles
+
+TORCH_ONLY = textwrap.dedent(
+    """
+    import importlib.machinery
+    import sys
+
+    BLOCKED = ("tensorflow", "keras")
+
+    class Missing:
+        \"\"\"A loader that fails like an uninstalled package (find_spec still answers, origin None).\"\"\"
+
+        def create_module(self, spec):
+            raise ModuleNotFoundError(f"No module named {spec.name!r} (blocked)", name=spec.name)
+
+        def exec_module(self, module):
+            pass
+
+    class Block:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                return importlib.machinery.ModuleSpec(name, Missing())
+            return None
+
+    sys.meta_path.insert(0, Block())
+    from scalespec.cli import main
+
+    status = main(sys.argv[1:])
+    leaked = [name for name in BLOCKED if name in sys.modules]
+    assert not leaked, f"imported {leaked}"
+    sys.exit(status)
+    """
+)
+
+
+def _torch_only(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", TORCH_ONLY, *argv], capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    """A golden bundle saved where both frameworks run."""
+    folder = tmp_path_factory.mktemp("golden") / "tiny"
+    assert (
+        main(
+            [
+                "conform",
+                TINY,
+                "--variant",
+                "wide",
+                "--resolution",
+                "37",
+                "--save-golden",
+                str(folder),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    return folder
+
+
+def test_bundle_holds_weights_input_outputs_and_manifest(bundle):
+    from safetensors.numpy import load_file
+
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["network"]["variant"] == "wide" and manifest["network"]["resolution"] == 37
+    assert manifest["network"]["model"] == TINY and "name: tiny-same" in manifest["spec"]
+    assert set(manifest["versions"]) >= {
+        "scalespec",
+        "numpy",
+        "python",
+        "torch",
+        "tensorflow",
+        "torch_device",
+    }
+    assert manifest["reference"] == "torch"
+    outputs = load_file(str(bundle / "outputs.safetensors"))
+    assert set(outputs) == {"torch", "tensorflow"} and outputs["torch"].shape == (2, 5)
+    assert np.load(bundle / "input.npy").shape == (2, 3, 37, 37)
+    assert "stem.conv.weight" in load_file(str(bundle / "weights.safetensors"))
+
+
+def test_torch_only_process_checks_the_bundle(bundle):
+    result = _torch_only("conform", "--golden", str(bundle), "--backends", "torch", "--quiet")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "torch vs golden tensorflow" in result.stdout and "PASS:" in result.stdout
+
+
+def test_torch_only_process_cannot_use_tensorflow(bundle):
+    result = _torch_only("conform", "--golden", str(bundle), "--backends", "tensorflow", "--quiet")
+    assert result.returncode == 2, result.stdout + result.stderr
+
+
+def test_tampered_bundle_fails(bundle, tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    tampered = tmp_path / "tampered"
+    shutil.copytree(bundle, tampered)
+    outputs = load_file(str(tampered / "outputs.safetensors"))
+    outputs["tensorflow"][0, 1] += 1e-3
+    save_file(outputs, str(tampered / "outputs.safetensors"))
+    result = _torch_only("conform", "--golden", str(tampered), "--backends", "torch", "--quiet")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL: outputs" in result.stdout
+    failing = [line for line in result.stdout.splitlines() if line.rstrip().endswith("FAIL")]
+    assert len(failing) == 1 and failing[0].startswith("torch vs golden tensorflow")
+
+
+def test_save_golden_refuses_to_overwrite(bundle, capsys):
+    assert main(["conform", TINY, "--save-golden", str(bundle), "--quiet"]) == 2
+    assert "--force" in capsys.readouterr().err
+
+
+def test_not_a_bundle_is_bad_input(tmp_path, capsys):
+    assert main(["conform", "--golden", str(tmp_path), "--quiet"]) == 2
+    assert "not a golden bundle" in capsys.readouterr().err
