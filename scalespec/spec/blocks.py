@@ -21,7 +21,8 @@ def canonical_activation(name: str) -> str:
 class StrictModel(BaseModel):
     """Base for every spec model: unknown fields are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `out: true` or `kernel: "3"` are mistakes, not 1 and 3 (floats still accept ints)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class SqueezeExcite(StrictModel):

@@ -36,6 +36,29 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _SpecDumper.add_representer(str, _represent_str)
 
 
+class _SpecLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and reads ``1e-3`` as a float, as YAML 1.2 does."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+# PyYAML follows YAML 1.1, where a float needs a dot; spec authors write 1e-3 and mean a number.
+_SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def _location(loc: tuple[Any, ...]) -> str:
     """Dotted field path, without the discriminator tag pydantic inserts after ``block``."""
     parts = [str(part) for part in loc]
@@ -62,7 +85,7 @@ def parse_text(text: str, source: str = "<string>") -> NetworkSpec:
     if len(text.encode("utf-8", "replace")) > MAX_SPEC_BYTES:
         raise SpecError([("", f"spec is larger than {MAX_SPEC_BYTES} bytes")], source)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SpecLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
