@@ -257,3 +257,22 @@ def test_missing_or_unreadable_file_names_it(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as undecodable:
         load_spec(binary)
     assert str(binary) in str(undecodable.value)
+
+
+@pytest.mark.parametrize("value", [True, "8", 8.0])
+def test_channels_must_be_integers_not_coercible_values(value: object) -> None:
+    assert "stages.0.block.out" in _locations(_rejects(_spec({"type": "conv", "out": value})))
+
+
+def test_duplicate_yaml_key_names_the_key_and_line() -> None:
+    text = "name: x\nstages:\n  - block: {type: conv, out: 8}\nstages:\n  - block: {type: conv, out: 16}\n"
+    with pytest.raises(SpecError) as info:
+        parse_text(text, "dup.yaml")
+    assert "duplicate key 'stages'" in str(info.value) and "line 4" in str(info.value)
+
+
+def test_exponent_without_a_dot_is_a_float() -> None:
+    spec = parse_text(
+        "name: x\nnorm: {eps: 1e-3, momentum: 1E-2}\nstages:\n  - block: {type: conv, out: 8}\n"
+    )
+    assert (spec.norm.eps, spec.norm.momentum) == (0.001, 0.01)
