@@ -28,13 +28,16 @@ ACTIVATIONS = {
 }
 
 
-def make_activation(name: str | None) -> nn.Module:
-    """The activation module called ``name`` (None means identity)."""
+INPLACE = ("relu", "relu6", "silu", "hard_swish", "hard_sigmoid")  # activations torch can run in place
+
+
+def make_activation(name: str | None, inplace: bool = False) -> nn.Module:
+    """The activation module called ``name`` (None means identity); in place where torch allows."""
     if name is None:
         return nn.Identity()
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}")
-    return ACTIVATIONS[name]()
+    return ACTIVATIONS[name](inplace=True) if inplace and name in INPLACE else ACTIVATIONS[name]()
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -84,7 +87,7 @@ class ConvNormAct(nn.Module):
             padding,
         )
         self.bn = nn.BatchNorm2d(op["out_channels"], eps=eps, momentum=momentum) if op["norm"] else None
-        self.act = make_activation(op["activation"])
+        self.act = make_activation(op["activation"], inplace=True)  # acts on a fresh conv/BN output
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv(x)
