@@ -73,34 +73,37 @@ def _active(config) -> bool:
     return bool(config.getoption("scalespec_specs") or config.getoption("scalespec_random"))
 
 
+RANDOM_ANCHOR = Path(__file__).resolve()  # collected as the home of the random-specs item
+
+
 def pytest_configure(config) -> None:
-    if _active(config):
-        config.addinivalue_line("markers", "scalespec: a scalespec conformance item")
-
-
-def spec_files(paths: list[str]) -> list[Path]:
-    """Every .yaml/.yml/.json file named or found (recursively, sorted) under ``paths``."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in SPEC_SUFFIXES and p.is_file())
-        elif path.exists():
-            found.append(path)
-        else:
-            raise pytest.UsageError(f"--scalespec-specs: no such file or folder: {raw}")
-    return found
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(session, config, items) -> None:
-    """Add the spec items before -k/-m selection runs, so they select like any test."""
+    """Add the spec paths (and the random-specs anchor) to what pytest collects."""
     if not _active(config):
         return
-    for path in spec_files(config.getoption("scalespec_specs")):
-        items.extend(SpecFile.from_parent(session, path=path.resolve()).collect())
+    config.addinivalue_line("markers", "scalespec: a scalespec conformance item")
+    paths = [Path(raw) for raw in config.getoption("scalespec_specs")]
+    for path in paths:
+        if not path.exists():
+            raise pytest.UsageError(f"--scalespec-specs: no such file or folder: {path}")
+    config.stash[SPEC_ROOTS] = [path.resolve() for path in paths]
+    config.args.extend(str(path) for path in paths)
     if config.getoption("scalespec_random"):
-        items.append(RandomSpecsItem.from_parent(session, name="scalespec-random-specs"))
+        config.args.append(str(RANDOM_ANCHOR))
+
+
+SPEC_ROOTS = pytest.StashKey[list]()
+
+
+def pytest_collect_file(file_path: Path, parent):
+    """Spec files under --scalespec-specs become SpecFile collectors (nothing else is claimed)."""
+    roots = parent.config.stash.get(SPEC_ROOTS, None)
+    if roots is None:
+        return None
+    if file_path == RANDOM_ANCHOR and parent.config.getoption("scalespec_random"):
+        return RandomSpecs.from_parent(parent, path=file_path)
+    if file_path.suffix.lower() in SPEC_SUFFIXES and any(file_path == root or root in file_path.parents for root in roots):
+        return SpecFile.from_parent(parent, path=file_path)
+    return None
 
 
 def _variants(spec, wanted: str) -> list[str | None]:
@@ -180,6 +183,13 @@ class SpecItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, None, f"scalespec conform {self.path.name}::{self.name}"
+
+
+class RandomSpecs(pytest.File):
+    """The anchor collector of the one random-specs item."""
+
+    def collect(self):
+        yield RandomSpecsItem.from_parent(self, name="scalespec-random-specs")
 
 
 class RandomSpecsItem(pytest.Item):

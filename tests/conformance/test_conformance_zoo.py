@@ -1,0 +1,54 @@
+"""Every zoo model conforms on CPU in both backends: weights, shapes, counts and outputs.
+
+Resolutions are reduced for speed except b0 (224, its nominal size): the b1..b8 and V2 models
+are checked at 64px, which still runs every block; the keras profile at odd and even sizes.
+efficientnet-l2 (480M parameters, about 7 GB of memory and 3-4 minutes at 32px) runs only
+with SCALESPEC_CONFORM_L2=1, because CI machines have less memory than it needs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("tensorflow")
+
+from scalespec.conformance.report import render  # noqa: E402
+from scalespec.conformance.runner import conform, network_identity  # noqa: E402
+from scalespec.ir.resolve import resolve  # noqa: E402
+from scalespec.zoo import load_model, zoo_models  # noqa: E402
+
+CASES = [
+    ("efficientnet-b0", 224, None),
+    *[(f"efficientnet-{v}", 64, None) for v in ("b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8")],
+    *[(f"efficientnetv2-{v}", 64, None) for v in ("s", "m", "l")],
+    ("efficientnet-b0", 65, "keras"),
+    ("efficientnet-b4", 64, "keras"),
+    ("efficientnetv2-s", 57, "keras"),
+]
+L2 = pytest.param(
+    "efficientnet-l2",
+    32,
+    None,
+    marks=pytest.mark.skipif(not os.environ.get("SCALESPEC_CONFORM_L2"), reason="l2 needs ~7 GB: set SCALESPEC_CONFORM_L2=1"),
+)
+
+
+def test_every_zoo_model_is_covered():
+    assert {model for model, _, _ in CASES} | {"efficientnet-l2"} == set(zoo_models())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model, resolution, profile", [*CASES, L2])
+def test_zoo_model_conforms(model, resolution, profile, record_property):
+    ref = load_model(model)
+    network = resolve(ref.spec, variant=ref.variant, resolution=resolution, profile=profile)
+    report = conform(network, ["torch", "tensorflow"], identity=network_identity(network, model=model))
+    outputs = next(c for c in report.checks if c.name == "outputs")
+    record_property("max_abs", outputs.figures.get("max_abs"))
+    record_property("max_rel", outputs.figures.get("max_rel"))
+    print(f"{model} {resolution}px profile={profile}: {outputs.figures} in {report.seconds:.1f}s")
+    assert report.ok, render(report)
+    assert outputs.figures["scale"] > 0.05  # outputs are not all ~0, so the comparison means something
