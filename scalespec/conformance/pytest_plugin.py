@@ -76,10 +76,21 @@ def _active(config) -> bool:
 RANDOM_ANCHOR = Path(__file__).resolve()  # collected as the home of the random-specs item
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config) -> None:
-    """Add the spec paths (and the random-specs anchor) to what pytest collects."""
+    """Add the spec paths (and the random-specs anchor) to what pytest collects.
+
+    Runs before Hypothesis' own plugin configures, so ``--hypothesis-profile ci`` finds the
+    scalespec profiles registered.
+    """
     if not _active(config):
         return
+    try:
+        from .profiles import register_profiles
+
+        register_profiles()
+    except ImportError:  # Hypothesis is only needed for --scalespec-random
+        pass
     config.addinivalue_line("markers", "scalespec: a scalespec conformance item")
     paths = [Path(raw) for raw in config.getoption("scalespec_specs")]
     for path in paths:
@@ -101,7 +112,9 @@ def pytest_collect_file(file_path: Path, parent):
         return None
     if file_path == RANDOM_ANCHOR and parent.config.getoption("scalespec_random"):
         return RandomSpecs.from_parent(parent, path=file_path)
-    if file_path.suffix.lower() in SPEC_SUFFIXES and any(file_path == root or root in file_path.parents for root in roots):
+    if file_path.suffix.lower() in SPEC_SUFFIXES and any(
+        file_path == root or root in file_path.parents for root in roots
+    ):
         return SpecFile.from_parent(parent, path=file_path)
     return None
 

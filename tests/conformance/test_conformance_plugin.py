@@ -45,16 +45,40 @@ def test_plugin_is_inert_without_its_options(pytester):
 
 def test_one_item_per_file_and_default_variant_or_all_variants(pytester, spec_dir):
     result = pytester.runpytest_subprocess("--scalespec-specs", "specs", "--collect-only", "-q", *BACKENDS)
-    result.stdout.fnmatch_lines(["*specs/tiny-same.yaml::base", "*specs/tiny-symmetric.json::default", "2 tests collected*"])
-    result = pytester.runpytest_subprocess("--scalespec-specs", "specs", "--scalespec-variants", "all", "--collect-only", "-q", *BACKENDS)
-    result.stdout.fnmatch_lines(["*tiny-same.yaml::base", "*tiny-same.yaml::wide", "*tiny-symmetric.json::default", "3 tests collected*"])
+    result.stdout.fnmatch_lines(
+        ["*specs/tiny-same.yaml::base", "*specs/tiny-symmetric.json::default", "2 tests collected*"]
+    )
+    result = pytester.runpytest_subprocess(
+        "--scalespec-specs", "specs", "--scalespec-variants", "all", "--collect-only", "-q", *BACKENDS
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*tiny-same.yaml::base",
+            "*tiny-same.yaml::wide",
+            "*tiny-symmetric.json::default",
+            "3 tests collected*",
+        ]
+    )
+    # the folder also given as a path is collected once; the ci profile is registered in time
+    result = pytester.runpytest_subprocess(
+        "specs", "--scalespec-specs", "specs", "--hypothesis-profile", "ci", "--collect-only", "-q", *BACKENDS
+    )
+    result.stdout.fnmatch_lines(["2 tests collected*"])
 
 
 @frameworks
 def test_passing_specs_pass(pytester, spec_dir):
-    result = pytester.runpytest_subprocess("--scalespec-specs", "specs", "--scalespec-variants", "all", "-v", *BACKENDS)
+    result = pytester.runpytest_subprocess(
+        "--scalespec-specs", "specs", "--scalespec-variants", "all", "-v", *BACKENDS
+    )
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["*tiny-same.yaml::base PASSED*", "*tiny-same.yaml::wide PASSED*", "*tiny-symmetric.json::default PASSED*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*tiny-same.yaml::base PASSED*",
+            "*tiny-same.yaml::wide PASSED*",
+            "*tiny-symmetric.json::default PASSED*",
+        ]
+    )
 
 
 @frameworks
@@ -82,7 +106,9 @@ def test_planted_bug_fails_with_the_spec_and_the_numbers(pytester, spec_dir):
 
 
 def test_invalid_spec_is_a_failing_item_naming_the_field(pytester, spec_dir):
-    (spec_dir / "broken.yaml").write_text("name: broken\nstages:\n  - block: {type: mbconv, out: 8, kernel: 4}\n")
+    (spec_dir / "broken.yaml").write_text(
+        "name: broken\nstages:\n  - block: {type: mbconv, out: 8, kernel: 4}\n"
+    )
     result = pytester.runpytest_subprocess("--scalespec-specs", "specs/broken.yaml", *BACKENDS)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*stages.0.block.kernel*kernel must be odd*"])
