@@ -32,7 +32,9 @@ L2 = pytest.param(
     "efficientnet-l2",
     32,
     None,
-    marks=pytest.mark.skipif(not os.environ.get("SCALESPEC_CONFORM_L2"), reason="l2 needs ~7 GB: set SCALESPEC_CONFORM_L2=1"),
+    marks=pytest.mark.skipif(
+        not os.environ.get("SCALESPEC_CONFORM_L2"), reason="l2 needs ~7 GB: set SCALESPEC_CONFORM_L2=1"
+    ),
 )
 
 
