@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import statistics
 import subprocess
 import tempfile
 import time
@@ -47,22 +48,32 @@ def emitted_b0(resolution: int) -> torch.nn.Module:
     return namespace["build_model"]()
 
 
-def throughput(model: torch.nn.Module, x: torch.Tensor, seconds: float, warmup: int) -> tuple[float, float]:
-    """Images per wall-clock second and per process CPU second over ``seconds`` of forward passes.
-
-    The CPU-second figure is the steadier one on a shared machine: time other processes take
-    from the cores does not count against the model.
-    """
+def timed_forward(model: torch.nn.Module, x: torch.Tensor) -> tuple[float, float]:
+    """Wall-clock and process CPU seconds of one forward pass."""
+    wall, cpu = time.perf_counter(), time.process_time()
     with torch.no_grad():
+        model(x)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def interleaved(models: dict[str, torch.nn.Module], x: torch.Tensor, iters: int, warmup: int) -> dict:
+    """Median images/s (wall and per CPU second) per model, timing the models in turn each iteration.
+
+    Alternating single passes and taking medians keeps a shared machine's load swings from
+    favouring whichever model happened to run during a quiet spell.
+    """
+    for model in models.values():
         for _ in range(warmup):
-            model(x)
-        runs, start, cpu = 0, time.perf_counter(), time.process_time()
-        while (elapsed := time.perf_counter() - start) < seconds or runs < 3:
-            model(x)
-            runs += 1
-        cpu = time.process_time() - cpu
-    images = runs * x.shape[0]
-    return images / elapsed, images / cpu
+            timed_forward(model, x)
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in models}
+    for _ in range(iters):
+        for name, model in models.items():
+            samples[name].append(timed_forward(model, x))
+    batch = x.shape[0]
+    return {
+        name: (batch / statistics.median(w for w, _ in runs), batch / statistics.median(c for _, c in runs))
+        for name, runs in samples.items()
+    }
 
 
 def main() -> None:
@@ -70,9 +81,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--resolution", type=int, default=224)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--iters", type=int, default=20, help="timed passes per model and layout")
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -90,23 +100,19 @@ def main() -> None:
     print(f"cpu: {cpu_model()}; threads: {args.threads}; torch {torch.__version__}", end="")
     print(f"; torchvision {torchvision.__version__}" if torchvision else "; torchvision not installed")
     print(
-        f"input: {args.batch}x3x{args.resolution}x{args.resolution} float32, eval, no_grad, {args.seconds:g}s per row"
+        f"input: {args.batch}x3x{args.resolution}x{args.resolution} float32, eval, no_grad, models alternated pass by pass"
     )
     x = torch.randn(args.batch, 3, args.resolution, args.resolution)
     for layout in ("contiguous", "channels_last"):
         fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
         moved = {name: model.to(memory_format=fmt) for name, model in models.items()}
         xf = x.to(memory_format=fmt)
-        wall: dict[str, float] = {}
-        per_cpu: dict[str, float] = {}
-        for _ in range(args.rounds):  # alternate the models so load changes hit both alike
-            for name, model in moved.items():
-                rate, cpu_rate = throughput(model, xf, args.seconds / args.rounds, args.warmup)
-                wall[name] = max(wall.get(name, 0.0), rate)
-                per_cpu[name] = max(per_cpu.get(name, 0.0), cpu_rate)
+        rates = interleaved(moved, xf, args.iters, args.warmup)
+        wall = {name: rate[0] for name, rate in rates.items()}
+        per_cpu = {name: rate[1] for name, rate in rates.items()}
         for name in moved:
             print(
-                f"{layout:14s} {name:20s} {wall[name]:8.1f} img/s  {per_cpu[name]:8.2f} img/cpu-s (best of {args.rounds})"
+                f"{layout:14s} {name:20s} {wall[name]:8.2f} img/s  {per_cpu[name]:8.2f} img/cpu-s (median of {args.iters})"
             )
         if len(moved) == 2:
             mine, theirs = "scalespec (emitted)", "torchvision"
