@@ -37,7 +37,7 @@ if __name__ == "__main__":
 def table_literal(network: Network) -> str:
     """The table as Python literal text, checked to read back as the same plain data (no code)."""
     table = network.to_table()
-    text = pprint.pformat(table, width=100, sort_dicts=False)
+    text = pprint.pformat(table, width=200, sort_dicts=False)  # about one op per line
     try:
         same = ast.literal_eval(text) == table
     except (ValueError, SyntaxError):
