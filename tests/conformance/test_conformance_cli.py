@@ -99,7 +99,7 @@ def test_random_failure_prints_the_shrunk_spec_as_yaml(capsys, monkeypatch):
 
     monkeypatch.setattr(torch_measure, "count_params", without_se)
     assert (
-        main(["conform", "--random", "20", "--backends", "torch", "--shrink-seconds", "30", "--quiet"]) == 1
+        main(["conform", "--random", "20", "--backends", "torch", "--shrink-seconds", "10", "--quiet"]) == 1
     )
     out = capsys.readouterr().out
     assert "the minimal failing spec (shrunk by Hypothesis)" in out
