@@ -167,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             profile=args.random_profile,
             progress=progress,
+            **_shrink(args),
         )
         print(_random_summary(random_result))
     ok = all(r.ok for r in reports) and (random_result is None or random_result.ok)
