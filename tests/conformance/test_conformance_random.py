@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import Phase, given, settings
 
 pytest.importorskip("torch")
 pytest.importorskip("tensorflow")
@@ -12,6 +12,8 @@ from scalespec.conformance.runner import conform_case  # noqa: E402
 from scalespec.conformance.strategies import cases  # noqa: E402
 
 
+# the profile's example count and seed; no explain phase (it re-runs the failing spec many times)
+@settings(phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])
 @given(case=cases())
 def test_random_specs_conform(case):
     """Weights, shapes, counts and outputs agree; a failure shows the spec YAML and every figure."""
