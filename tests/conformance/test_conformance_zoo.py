@@ -2,7 +2,7 @@
 
 Resolutions are reduced for speed except b0 (224, its nominal size): the b1..b8 and V2 models
 are checked at 64px, which still runs every block; the keras profile at odd and even sizes.
-efficientnet-l2 (480M parameters, about 7 GB of memory and 3-4 minutes at 32px) runs only
+efficientnet-l2 (480M parameters: 7.1 GB peak memory, 70-200 s at 32px here) runs only
 with SCALESPEC_CONFORM_L2=1, because CI machines have less memory than it needs.
 """
 
