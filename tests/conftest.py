@@ -1,14 +1,14 @@
-"""Hypothesis profiles: ``ci`` (default: derandomized, bounded), ``dev``, ``thorough``.
+"""Hypothesis profiles come from scalespec.conformance.profiles: ``ci`` (the default here:
+derandomized, bounded), ``dev`` and ``thorough``; all without a deadline.
 
 Pick one with ``--hypothesis-profile=NAME`` or the SCALESPEC_HYPOTHESIS_PROFILE variable.
 """
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 
-_common = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
-settings.register_profile("ci", max_examples=50, derandomize=True, print_blob=True, **_common)
-settings.register_profile("dev", max_examples=100, **_common)
-settings.register_profile("thorough", max_examples=1000, **_common)
-settings.load_profile(os.environ.get("SCALESPEC_HYPOTHESIS_PROFILE", "ci"))
+from scalespec.conformance.profiles import PROFILE_ENV, register_profiles
+
+register_profiles()
+settings.load_profile(os.environ.get(PROFILE_ENV, "ci"))
