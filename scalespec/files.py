@@ -9,6 +9,15 @@ from pathlib import Path
 from .errors import SpecError
 
 
+def _default_mode(path: Path) -> int:
+    """An overwritten file keeps its mode; a new one gets 0666 less the umask, as open() would."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: str | Path, data: str | bytes, *, force: bool = False) -> Path:
     """Write ``data`` to ``path`` via a temporary file and rename; refuse to clobber without ``force``.
 
@@ -22,6 +31,7 @@ def atomic_write(path: str | Path, data: str | bytes, *, force: bool = False) ->
     mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, _default_mode(path))  # mkstemp's 0600 would make every output private
         with os.fdopen(fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as handle:
             handle.write(data)
             handle.flush()

@@ -147,3 +147,21 @@ def test_console_script_exit_code(tmp_path):
     assert result.returncode == 2
     assert "malformed YAML" in result.stderr and "line" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_atomic_write_gives_new_files_the_umask_mode_and_keeps_old_modes(tmp_path):
+    import os
+
+    from scalespec.files import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        fresh = atomic_write(tmp_path / "new.txt", "x")
+        assert fresh.stat().st_mode & 0o777 == 0o644
+        kept = tmp_path / "kept.txt"
+        kept.write_text("old")
+        kept.chmod(0o600)
+        atomic_write(kept, "new", force=True)
+        assert kept.stat().st_mode & 0o777 == 0o600 and kept.read_text() == "new"
+    finally:
+        os.umask(old)
