@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -23,23 +21,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from machine import cpu_model  # noqa: E402
 
 from scalespec.backends.tensorflow import BACKEND  # noqa: E402
 from scalespec.backends.tensorflow.keras_applications import import_keras_application  # noqa: E402
 from scalespec.ir.resolve import resolve  # noqa: E402
 from scalespec.zoo import load_model  # noqa: E402
-
-
-def cpu_model() -> str:
-    """The CPU model name lscpu reports (platform's guess when lscpu is missing)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def emitted_b0() -> keras.Model:

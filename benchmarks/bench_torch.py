@@ -9,31 +9,18 @@ eval mode under no_grad, in the default (NCHW) and channels_last memory formats.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from machine import cpu_model
 
 from scalespec.backends.torch import BACKEND
 from scalespec.backends.torch.weights import import_published
 from scalespec.ir.resolve import resolve
 from scalespec.zoo import load_model
-
-
-def cpu_model() -> str:
-    """The CPU model name lscpu reports (platform's guess when lscpu is missing)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def emitted_b0(resolution: int) -> torch.nn.Module:

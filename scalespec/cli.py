@@ -15,7 +15,7 @@ from .ir.network import Network
 from .ir.resolve import resolve
 from .spec.io import json_schema, load_spec
 from .spec.scaling import flops_constraint_gap
-from .zoo import families, load_family, load_model
+from .zoo import families, load_family, load_model, resolve_model
 
 EPILOG = """examples:
   scalespec list
@@ -48,23 +48,15 @@ def _add_model_args(parser: argparse.ArgumentParser, *, phi: bool = True) -> Non
 
 def resolve_args(args: argparse.Namespace, *, num_classes: int | None = None) -> Network:
     """Resolve the model the common MODEL_OR_FILE/--variant/--phi/--resolution/--profile args name."""
-    ref = load_model(args.model)
-    variant = getattr(args, "variant", None)
-    phi = getattr(args, "phi", None)
-    if variant and ref.variant and variant != ref.variant:
-        raise SpecError(
-            [("variant", f"{args.model} already names variant {ref.variant!r}; got --variant {variant}")]
-        )
-    if phi is None:
-        variant = variant or ref.variant
-    return resolve(
-        ref.spec,
-        variant=variant,
-        phi=phi,
+    _, network = resolve_model(
+        args.model,
+        variant=getattr(args, "variant", None),
+        phi=getattr(args, "phi", None),
         resolution=args.resolution,
         profile=args.profile,
         num_classes=num_classes,
     )
+    return network
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from ..errors import SpecError
 from ..ir.network import Network
-from ..ir.resolve import resolve
 from ..spec.network import NetworkSpec
 
 EXAMPLES = """examples:
@@ -119,12 +118,10 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def target(args: argparse.Namespace) -> tuple[NetworkSpec, Network, dict]:
     """MODEL_OR_FILE plus --variant/--phi/--resolution/--profile resolved into a Network."""
-    from ..zoo import load_model
+    from ..zoo import resolve_model
 
-    ref = load_model(args.model)
-    variant = args.variant or (ref.variant if args.phi is None else None)
-    network = resolve(
-        ref.spec, variant=variant, phi=args.phi, resolution=args.resolution, profile=args.profile
+    ref, network = resolve_model(
+        args.model, variant=args.variant, phi=args.phi, resolution=args.resolution, profile=args.profile
     )
     from .runner import network_identity
 

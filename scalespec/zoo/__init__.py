@@ -8,6 +8,8 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import SpecError
+from ..ir.network import Network
+from ..ir.resolve import resolve
 from ..spec.io import load_spec, parse_text
 from ..spec.network import NetworkSpec
 
@@ -51,6 +53,33 @@ def load_model(ref: str) -> ModelRef:
         known = ", ".join(f"{family}-{v}" for v in spec.scaling.variants)
         raise SpecError([("model", f"unknown variant {variant!r} of {family} (known: {known})")])
     return ModelRef(spec, variant or None, f"zoo/{family}.yaml")
+
+
+def resolve_model(
+    model: str,
+    *,
+    variant: str | None = None,
+    phi: float | None = None,
+    resolution: int | None = None,
+    profile: str | None = None,
+    num_classes: int | None = None,
+) -> tuple[ModelRef, Network]:
+    """Resolve what a MODEL_OR_FILE argument and the --variant/--phi/... options name.
+
+    A zoo name's own variant is used unless ``phi`` is given; naming a different ``variant``
+    as well is an error rather than a silent choice.
+    """
+    ref = load_model(model)
+    if variant and ref.variant and variant != ref.variant:
+        raise SpecError(
+            [("variant", f"{model} already names variant {ref.variant!r}; got --variant {variant}")]
+        )
+    if phi is None:
+        variant = variant or ref.variant
+    network = resolve(
+        ref.spec, variant=variant, phi=phi, resolution=resolution, profile=profile, num_classes=num_classes
+    )
+    return ref, network
 
 
 def zoo_models() -> list[str]:
