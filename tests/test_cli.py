@@ -8,21 +8,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from published import PUBLISHED
 
 from scalespec.cli import main
 from scalespec.ir.cost import network_cost
 from scalespec.ir.resolve import resolve
 from scalespec.zoo import load_family
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "published-efficientnet.json"
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def published() -> dict:
-    if not REFERENCE.exists():
-        pytest.skip(f"reference file {REFERENCE} not present")
-    return json.loads(REFERENCE.read_text())["models"]
+    return PUBLISHED
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from published import PUBLISHED, PUBLISHED_COEFFICIENTS, REFERENCE
 
 from scalespec.ir.cost import network_cost
 from scalespec.ir.network import Network
@@ -14,7 +15,6 @@ from scalespec.ir.resolve import resolve
 from scalespec.ir.weights import tensor_specs
 from scalespec.zoo import load_family
 
-REFERENCE = Path("/work/shared/reference/published-efficientnet.json")
 TORCHVISION_V2 = Path(__file__).parent / "data" / "torchvision_efficientnet_v2.json"
 DERIVE_SCRIPT = Path(__file__).parent / "tools" / "derive_torchvision_counts.py"
 
@@ -35,32 +35,6 @@ TORCHVISION_V2_COUNTS = {
     "l": {"crop": 480, "params": 118_515_272, "macs": 56_079_699_008},
 }
 TORCHVISION_V2_DOCUMENTED_GFLOPS = {"s": 8.37, "m": 24.58, "l": 56.08}
-
-
-# Published B0..B7 figures, copied from /work/shared/reference/published-efficientnet.json
-# (torchvision num_params and GFLOPS at its eval crop; keras.applications count_params()),
-# kept here so the check runs where that file is absent; the test below keeps them in sync.
-PUBLISHED = {
-    "b0": {"params": 5_288_548, "crop": 224, "macs_g": 0.386, "keras_count_params": 5_330_571},
-    "b1": {"params": 7_794_184, "crop": 240, "macs_g": 0.687, "keras_count_params": 7_856_239},
-    "b2": {"params": 9_109_994, "crop": 288, "macs_g": 1.088, "keras_count_params": 9_177_569},
-    "b3": {"params": 12_233_232, "crop": 300, "macs_g": 1.827, "keras_count_params": 12_320_535},
-    "b4": {"params": 19_341_616, "crop": 380, "macs_g": 4.394, "keras_count_params": 19_466_823},
-    "b5": {"params": 30_389_784, "crop": 456, "macs_g": 10.266, "keras_count_params": 30_562_527},
-    "b6": {"params": 43_040_704, "crop": 528, "macs_g": 19.068, "keras_count_params": 43_265_143},
-    "b7": {"params": 66_347_960, "crop": 600, "macs_g": 37.746, "keras_count_params": 66_658_687},
-}
-# The TF reference coefficients (width, depth, paper resolution, dropout) of each variant.
-PUBLISHED_COEFFICIENTS = {
-    "b0": (1.0, 1.0, 224, 0.2),
-    "b1": (1.0, 1.1, 240, 0.2),
-    "b2": (1.1, 1.2, 260, 0.3),
-    "b3": (1.2, 1.4, 300, 0.3),
-    "b4": (1.4, 1.8, 380, 0.4),
-    "b5": (1.6, 2.2, 456, 0.4),
-    "b6": (1.8, 2.6, 528, 0.5),
-    "b7": (2.0, 3.1, 600, 0.5),
-}
 
 
 def test_published_table_equals_shared_reference_file() -> None:
