@@ -1,6 +1,6 @@
 """Forward throughput of the generated EfficientNet-B0 against torchvision's efficientnet_b0.
 
-Not a test: run it by hand, e.g. ``PYTHONPATH=. /work/tvenv/bin/python benchmarks/bench_torch.py``
+Not a test: run it by hand, e.g. ``PYTHONPATH=. .venv-tv/bin/python benchmarks/bench_torch.py`` (docs/performance.md)
 (torchvision is optional; without it only scalespec's model is timed). Both models get the same
 threads, input and weights (torchvision's, imported through the published-layout importer), in
 eval mode under no_grad, in the default (NCHW) and channels_last memory formats.

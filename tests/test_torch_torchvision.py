@@ -1,7 +1,7 @@
 """torchvision efficientnet / efficientnet_v2 weights load into the zoo models and give equal outputs.
 
 Runs where torchvision is importable; in this project that is the parity venv:
-``PYTHONPATH=. /work/tvenv/bin/python -m pytest tests/test_torch_torchvision.py``.
+``PYTHONPATH=. .venv-tv/bin/python -m pytest tests/test_torch_torchvision.py`` (docs/performance.md).
 """
 
 from __future__ import annotations
