@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from machine import cpu_model  # noqa: E402
+from common import build_emitted, cpu_model  # noqa: E402
 
 from scalespec.backends.tensorflow import BACKEND  # noqa: E402
 from scalespec.backends.tensorflow.keras_applications import import_keras_application  # noqa: E402
@@ -33,12 +31,7 @@ def emitted_b0() -> keras.Model:
     """efficientnet-b0 (keras profile) built from the emitted source file."""
     ref = load_model("efficientnet-b0")
     source = BACKEND.emit(resolve(ref.spec, variant=ref.variant, profile="keras"))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "efficientnet_b0.py"
-        path.write_text(source, encoding="utf-8")
-        namespace: dict = {"__name__": "generated"}
-        exec(compile(source, str(path), "exec"), namespace)  # our own emitted file
-    return namespace["build_model"]()
+    return build_emitted(source)
 
 
 def throughput(forward, x: tf.Tensor, seconds: float, warmup: int) -> float:
@@ -65,7 +58,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    reference = keras.applications.EfficientNetB0(weights=None, classifier_activation=None)
+    reference = keras.applications.EfficientNetB0(
+        weights=None, classifier_activation=None, input_shape=(args.resolution, args.resolution, 3)
+    )
     ours = emitted_b0()
     ref = load_model("efficientnet-b0")
     BACKEND.import_weights(

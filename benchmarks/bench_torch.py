@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import torch
-from machine import cpu_model
+from common import build_emitted, cpu_model
 
 from scalespec.backends.torch import BACKEND
 from scalespec.backends.torch.weights import import_published
@@ -27,12 +25,7 @@ def emitted_b0(resolution: int) -> torch.nn.Module:
     """efficientnet-b0 built from the emitted source file (what `scalespec generate` writes)."""
     ref = load_model("efficientnet-b0")
     source = BACKEND.emit(resolve(ref.spec, variant=ref.variant, resolution=resolution))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "efficientnet_b0.py"
-        path.write_text(source, encoding="utf-8")
-        namespace: dict = {"__name__": "generated"}
-        exec(compile(source, str(path), "exec"), namespace)  # our own emitted file
-    return namespace["build_model"]()
+    return build_emitted(source)
 
 
 def timed_forward(model: torch.nn.Module, x: torch.Tensor) -> tuple[float, float]:

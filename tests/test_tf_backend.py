@@ -1,7 +1,6 @@
 """The TensorFlow backend: padding arithmetic, every block kind, weights, emit, train vs eval."""
 
 import ast
-import importlib.util
 import os
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from emitted import load_emitted
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 pytest.importorskip("tensorflow")
@@ -249,14 +249,6 @@ def test_weights_errors_name_the_tensor(change, name):
     change(weights)
     with pytest.raises(SpecError, match=name.replace(".", r"\.")):
         BACKEND.import_weights(model, weights)
-
-
-def load_emitted(source: str, path):
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(f"emitted_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("padding", ["symmetric", "same"])

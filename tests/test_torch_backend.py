@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from emitted import load_emitted
 
 torch = pytest.importorskip("torch")
 
@@ -337,20 +338,11 @@ def _emit_module(tmp_path: Path, net) -> Path:
     return path
 
 
-def _load(path: Path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"gen_{abs(hash(path))}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("padding", ["symmetric", "same"])
 def test_built_and_emitted_models_agree(tmp_path, padding):
     net = kitchen_sink(padding)
     built = randomise(B.build(net), seed=5)
-    emitted = _load(_emit_module(tmp_path, net)).build_model()
+    emitted = load_emitted(B.emit(net), tmp_path / "generated_model.py").build_model()
     assert list(emitted.state_dict()) == list(built.state_dict())
     emitted.load_state_dict(built.state_dict())
     x = torch.randn(2, 3, 34, 34)

@@ -1,0 +1,36 @@
+"""Shared by the benchmarks: the machine line for docs/performance.md, and loading emitted files."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+
+
+def cpu_model() -> str:
+    """The CPU model name lscpu reports (platform's guess when lscpu is missing)."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return platform.processor() or "unknown"
+    for line in out.splitlines():
+        if line.startswith("Model name:"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def build_emitted(source: str, **kwargs):
+    """Execute generated source as its own module file and return ``build_model(**kwargs)``.
+
+    This is what a user does with the file ``scalespec generate`` writes.
+    """
+    import importlib.util
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "generated_model.py"
+        path.write_text(source, encoding="utf-8")
+        spec = importlib.util.spec_from_file_location("generated_model", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.build_model(**kwargs)
