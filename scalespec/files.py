@@ -1,10 +1,13 @@
-"""Atomic, no-clobber file output shared by every command that writes a file."""
+"""Files scalespec writes and reads: atomic, no-clobber output and safetensors arrays."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+
+import numpy as np
 
 from .errors import SpecError
 
@@ -41,3 +44,21 @@ def atomic_write(path: str | Path, data: str | bytes, *, force: bool = False) ->
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_safetensors(arrays: Mapping[str, np.ndarray], path: str | Path, *, force: bool = False) -> Path:
+    """Write float32 arrays (canonical weights, outputs) to a .safetensors file, atomically."""
+    from safetensors.numpy import save
+
+    data = save({name: np.ascontiguousarray(value, dtype=np.float32) for name, value in arrays.items()})
+    return atomic_write(path, data, force=force)
+
+
+def load_safetensors(path: str | Path, *, field: str = "weights") -> dict[str, np.ndarray]:
+    """Read a .safetensors file; an unreadable or malformed file is a SpecError naming ``field``."""
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error types for bad headers
+        raise SpecError([(field, f"cannot read {path}: {exc}")]) from None

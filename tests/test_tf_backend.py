@@ -19,8 +19,8 @@ import keras  # noqa: E402
 
 from scalespec.backends.base import Backend  # noqa: E402
 from scalespec.backends.tensorflow import BACKEND  # noqa: E402
-from scalespec.backends.tensorflow.weights import load_safetensors, save_safetensors  # noqa: E402
 from scalespec.errors import SpecError  # noqa: E402
+from scalespec.files import load_safetensors, save_safetensors  # noqa: E402
 from scalespec.ir.network import Conv, Multipliers, Network  # noqa: E402
 from scalespec.ir.resolve import resolve  # noqa: E402
 from scalespec.ir.weights import tensor_specs  # noqa: E402

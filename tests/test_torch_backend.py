@@ -21,8 +21,8 @@ from hypothesis import strategies as st  # noqa: E402
 from scalespec.backends import get_backend  # noqa: E402
 from scalespec.backends.base import Backend  # noqa: E402
 from scalespec.backends.torch import runtime  # noqa: E402
-from scalespec.backends.torch.weights import load_safetensors, save_safetensors  # noqa: E402
 from scalespec.errors import SpecError  # noqa: E402
+from scalespec.files import load_safetensors, save_safetensors  # noqa: E402
 from scalespec.ir.cost import network_cost  # noqa: E402
 from scalespec.ir.network import conv_output_size, padding_amounts  # noqa: E402
 from scalespec.ir.resolve import resolve  # noqa: E402

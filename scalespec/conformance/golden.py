@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SpecError
-from ..files import atomic_write
+from ..files import atomic_write, load_safetensors, save_safetensors
 from ..ir.cost import network_cost
 from ..ir.network import Network
 from ..ir.resolve import resolve
@@ -27,12 +27,6 @@ from .runner import Progress, Report, _import, _measure, _quiet, _run, load_back
 
 FORMAT = "scalespec-golden/1"
 FILES = ("manifest.json", "weights.safetensors", "input.npy", "outputs.safetensors")
-
-
-def _safetensors_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    from safetensors.numpy import save
-
-    return save({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()})
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -64,9 +58,9 @@ def save_bundle(report: Report, spec: NetworkSpec, folder: str | Path, *, force:
         "versions": report.versions,
         "passed": report.ok,
     }
-    atomic_write(folder / "weights.safetensors", _safetensors_bytes(report.weights), force=force)
+    save_safetensors(report.weights, folder / "weights.safetensors", force=force)
     atomic_write(folder / "input.npy", _npy_bytes(report.input), force=force)
-    atomic_write(folder / "outputs.safetensors", _safetensors_bytes(report.outputs), force=force)
+    save_safetensors(report.outputs, folder / "outputs.safetensors", force=force)
     atomic_write(folder / "manifest.json", json.dumps(manifest, indent=2, default=str) + "\n", force=force)
     return folder
 
@@ -108,21 +102,12 @@ class Bundle:
             resolution=ident["resolution"],
             profile=ident.get("profile"),
         )
-        self.weights = _load_arrays(folder / "weights.safetensors")
-        self.outputs = _load_arrays(folder / "outputs.safetensors")
+        self.weights = load_safetensors(folder / "weights.safetensors", field="--golden")
+        self.outputs = load_safetensors(folder / "outputs.safetensors", field="--golden")
         try:
             self.input = np.load(folder / "input.npy", allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise SpecError([("--golden", f"cannot read {folder / 'input.npy'}: {exc}")]) from None
-
-
-def _load_arrays(path: Path) -> dict[str, np.ndarray]:
-    from safetensors.numpy import load_file
-
-    try:
-        return load_file(str(path))
-    except Exception as exc:  # safetensors raises its own error types for bad files
-        raise SpecError([("--golden", f"cannot read {path}: {exc}")]) from None
 
 
 def check_bundle(

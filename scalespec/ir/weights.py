@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
+from ..errors import SpecError
 from .network import Conv, Linear, Network, SqueezeExcite
 
 
@@ -67,3 +71,17 @@ def op_tensors(op: Conv | SqueezeExcite | Linear) -> dict[str, TensorSpec]:
     if isinstance(op, SqueezeExcite):
         return _se_tensors(op)
     return _linear_tensors(op)
+
+
+def check_weights(expected: Mapping[str, tuple[int, ...]], weights: Mapping[str, np.ndarray]) -> None:
+    """Raise SpecError naming every missing, extra or wrongly shaped canonical tensor."""
+    problems = [(name, "missing tensor") for name in expected if name not in weights]
+    problems += [
+        (name, "unexpected tensor (not in this network)") for name in weights if name not in expected
+    ]
+    for name, shape in expected.items():
+        got = tuple(np.shape(weights[name])) if name in weights else None
+        if got is not None and got != tuple(shape):
+            problems.append((name, f"shape {got}, expected {tuple(shape)}"))
+    if problems:
+        raise SpecError(problems)

@@ -8,12 +8,11 @@ depthwise (kh, kw, in, 1) <-> (in, 1, kh, kw), dense (in, out) <-> (out, in).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import keras
 import numpy as np
 
-from ...errors import SpecError
+from ...ir.weights import check_weights
 
 BN_ROLES = {
     "gamma": "weight",
@@ -81,45 +80,12 @@ def export_weights(model: keras.Model) -> dict[str, np.ndarray]:
     }
 
 
-def check_weights(slots: Mapping[str, tuple], weights: Mapping[str, np.ndarray]) -> None:
-    """Raise SpecError naming every missing, extra or wrongly shaped tensor."""
-    problems = [(name, "missing tensor") for name in slots if name not in weights]
-    problems += [
-        (name, "unexpected tensor (the model has no such weight)") for name in weights if name not in slots
-    ]
-    for name, (layer, var) in slots.items():
-        if name in weights:
-            want, got = canonical_shape(layer, var), tuple(np.shape(weights[name]))
-            if want != got:
-                problems.append((name, f"shape {got} does not match the model's {want}"))
-    if problems:
-        raise SpecError(problems)
-
-
 def import_weights(model: keras.Model, weights: Mapping[str, np.ndarray]) -> None:
     """Load canonical ``weights`` into ``model``; nothing is assigned unless all tensors fit."""
     slots = tensor_slots(model)
-    check_weights(slots, weights)
+    check_weights({name: canonical_shape(layer, var) for name, (layer, var) in slots.items()}, weights)
     for name, (layer, var) in slots.items():
         value = np.asarray(weights[name], dtype=np.float32)
         if _role(var) == "kernel":
             value = _kernel_from_canonical(layer, value, tuple(var.shape))
         var.assign(value)
-
-
-def save_safetensors(weights: Mapping[str, np.ndarray], path: str | Path) -> Path:
-    """Write canonical weights to a .safetensors file and return its path."""
-    from safetensors.numpy import save_file
-
-    save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}, str(path))
-    return Path(path)
-
-
-def load_safetensors(path: str | Path) -> dict[str, np.ndarray]:
-    """Read canonical weights from a .safetensors file."""
-    from safetensors.numpy import load_file
-
-    try:
-        return load_file(str(path))
-    except Exception as exc:  # safetensors raises its own error types for bad files
-        raise SpecError([(str(path), f"cannot read safetensors file: {exc}")]) from None

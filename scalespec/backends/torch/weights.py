@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -11,7 +10,7 @@ from torch import nn
 
 from ...errors import SpecError
 from ...ir.network import Network
-from ...ir.weights import tensor_specs
+from ...ir.weights import check_weights, tensor_specs
 from .build import network_of
 
 SKIPPED_BUFFERS = ("num_batches_tracked",)  # BN step counters: not part of canonical weights
@@ -36,19 +35,6 @@ def export_weights(model: nn.Module) -> dict[str, np.ndarray]:
     return {k: v.detach().to("cpu", torch.float32).numpy().copy() for k, v in _canonical_state(model).items()}
 
 
-def check_weights(expected: Mapping[str, tuple[int, ...]], weights: Mapping[str, np.ndarray]) -> None:
-    """Raise SpecError naming every missing, extra or wrongly shaped tensor."""
-    problems = [(name, "missing tensor") for name in expected if name not in weights]
-    problems += [
-        (name, "unexpected tensor (not in this network)") for name in weights if name not in expected
-    ]
-    for name, shape in expected.items():
-        if name in weights and tuple(np.shape(weights[name])) != tuple(shape):
-            problems.append((name, f"shape {tuple(np.shape(weights[name]))}, expected {tuple(shape)}"))
-    if problems:
-        raise SpecError(problems)
-
-
 def import_weights(model: nn.Module, weights: Mapping[str, np.ndarray]) -> None:
     """Load canonical weights into ``model`` after checking names and shapes against the IR."""
     check_weights(expected_shapes(model), weights)
@@ -58,25 +44,6 @@ def import_weights(model: nn.Module, weights: Mapping[str, np.ndarray]) -> None:
         for name, tensor in state.items():
             value = torch.from_numpy(np.ascontiguousarray(weights[name], dtype=np.float32))
             tensor.copy_(value.to(tensor.dtype))
-
-
-def save_safetensors(weights: Mapping[str, np.ndarray], path: str | Path) -> Path:
-    """Write canonical weights to a .safetensors file (float32, PyTorch layout)."""
-    from safetensors.numpy import save_file
-
-    arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
-    save_file(arrays, str(path))
-    return Path(path)
-
-
-def load_safetensors(path: str | Path) -> dict[str, np.ndarray]:
-    """Read canonical weights from a .safetensors file."""
-    from safetensors.numpy import load_file
-
-    try:
-        return load_file(str(path))
-    except Exception as exc:  # safetensors raises its own error types for bad headers
-        raise SpecError([("weights", f"cannot read {path}: {exc}")]) from None
 
 
 def _role(key: str) -> str:
