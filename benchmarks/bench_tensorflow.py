@@ -22,7 +22,7 @@ import tensorflow as tf  # noqa: E402
 from common import build_emitted, cpu_model  # noqa: E402
 
 from scalespec.backends.tensorflow import BACKEND  # noqa: E402
-from scalespec.backends.tensorflow.keras_applications import import_keras_application  # noqa: E402
+from scalespec.backends.tensorflow.published import import_keras_application  # noqa: E402
 from scalespec.ir.resolve import resolve  # noqa: E402
 from scalespec.zoo import load_model  # noqa: E402
 

@@ -16,7 +16,7 @@ import torch
 from common import build_emitted, cpu_model
 
 from scalespec.backends.torch import BACKEND
-from scalespec.backends.torch.weights import import_published
+from scalespec.backends.torch.published import import_published
 from scalespec.ir.resolve import resolve
 from scalespec.zoo import load_model
 

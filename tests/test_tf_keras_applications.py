@@ -11,7 +11,7 @@ pytest.importorskip("tensorflow")
 import keras  # noqa: E402
 
 from scalespec.backends.tensorflow import BACKEND  # noqa: E402
-from scalespec.backends.tensorflow.keras_applications import (  # noqa: E402
+from scalespec.backends.tensorflow.published import (  # noqa: E402
     application,
     import_keras_application,
     preprocess,

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
 
 from scalespec.backends import get_backend  # noqa: E402
-from scalespec.backends.torch.weights import import_published, map_published_keys  # noqa: E402
+from scalespec.backends.torch.published import import_published, map_published_keys  # noqa: E402
 from scalespec.errors import SpecError  # noqa: E402
 from scalespec.ir.resolve import resolve  # noqa: E402
 from scalespec.zoo import load_model  # noqa: E402

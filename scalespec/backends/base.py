@@ -2,8 +2,9 @@
 
 Each backend package (``scalespec.backends.torch``, ``scalespec.backends.tensorflow``) has
 the same parts: runtime.py (framework blocks, importing nothing from scalespec, so that
-emitted files can carry its text), build.py, emit.py, weights.py, measure.py; and its
-``__init__`` exposes ``BACKEND``, an object satisfying this protocol.
+emitted files can carry its text), build.py, emit.py, weights.py, published.py (importer of
+the framework's published EfficientNet layouts), measure.py, and backend.py, whose ``BACKEND``
+object satisfies this protocol and is re-exported by the package's ``__init__``.
 """
 
 from __future__ import annotations

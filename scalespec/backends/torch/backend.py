@@ -1,0 +1,65 @@
+"""The PyTorch ``Backend``: the protocol of scalespec.backends.base over build, emit, weights and measure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...ir.network import Network
+from ..base import Measured, Weights
+from . import build as _build
+from . import emit as _emit
+from . import measure as _measure
+from . import weights as _weights
+
+
+class TorchBackend:
+    """PyTorch: build/emit models from the IR, move canonical weights, run and count them."""
+
+    name = "torch"
+
+    def available(self) -> bool:
+        return True
+
+    def version(self) -> str:
+        return torch.__version__
+
+    def build(self, network: Network, *, num_classes: int | None = None) -> torch.nn.Module:
+        return _build.build(network, num_classes=num_classes)
+
+    def emit(self, network: Network) -> str:
+        return _emit.emit(network)
+
+    def export_weights(self, model: Any) -> Weights:
+        return _weights.export_weights(model)
+
+    def import_weights(self, model: Any, weights: Mapping[str, np.ndarray]) -> None:
+        _weights.import_weights(model, weights)
+
+    def forward(
+        self, model: Any, x: np.ndarray, *, training: bool = False, device: str = "cpu"
+    ) -> np.ndarray:
+        """Run NCHW float32 ``x``; on CUDA with TF32 off so results compare at float32 tolerances."""
+        if device.startswith("cuda"):
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
+        was_training = model.training
+        model.to(device).train(training)
+        try:
+            with torch.no_grad():
+                out = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device))
+        finally:
+            model.train(was_training)
+        return out.detach().cpu().numpy()
+
+    def measure(self, model: Any, resolution: int) -> Measured:
+        return _measure.measure(model, resolution)
+
+    def devices(self) -> list[str]:
+        return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+
+
+BACKEND = TorchBackend()
