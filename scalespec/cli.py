@@ -139,14 +139,8 @@ def _stage_rows(net: Network, cost: NetworkCost) -> list[dict]:
 
 def show_report(net: Network, cost: NetworkCost) -> dict:
     """Everything ``show --json`` prints: multipliers, per-stage rows, per-layer rows and totals."""
-    m = net.multipliers
     return {
-        "name": net.name,
-        "variant": m.variant,
-        "phi": m.phi,
-        "profile": m.profile,
-        "width": m.width,
-        "depth": m.depth,
+        **net.identity(),
         "resolution": cost.resolution,
         "padding": net.padding,
         "norm": {"eps": net.norm_eps, "momentum": net.norm_momentum},

@@ -202,17 +202,7 @@ def conform(
 
 def network_identity(network: Network, **extra) -> dict:
     """What names the checked network: resolve arguments and its resolved name."""
-    m = network.multipliers
-    return {
-        "name": network.name,
-        "variant": m.variant,
-        "phi": m.phi,
-        "width": m.width,
-        "depth": m.depth,
-        "resolution": network.resolution,
-        "profile": m.profile,
-        **extra,
-    }
+    return {**network.identity(), **extra}
 
 
 def _build(backend, network: Network, report: Report):

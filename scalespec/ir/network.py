@@ -136,10 +136,28 @@ class Network:
     def stage(self, index: int) -> tuple[Block, ...]:
         return tuple(block for block in self.blocks if block.stage == index)
 
+    def identity(self) -> dict:
+        """What names this network: its resolved name and the resolve arguments that made it."""
+        m = self.multipliers
+        return {
+            "name": self.name,
+            "variant": m.variant,
+            "phi": m.phi,
+            "profile": m.profile,
+            "width": m.width,
+            "depth": m.depth,
+            "resolution": self.resolution,
+        }
+
     def convs(self) -> list[Conv]:
         """Every conv of the network in execution order."""
-        inner = [op for block in self.blocks for op in block.ops if isinstance(op, Conv)]
-        return [self.stem, *inner, *([self.head] if self.head else [])]
+        return [layer for layer in self.layers() if isinstance(layer, Conv)]
+
+    def layers(self) -> list[Conv | SqueezeExcite | Linear]:
+        """Every weighted layer (conv, SE, linear) in execution order."""
+        inner = [op for block in self.blocks for op in block.ops]
+        tail = [layer for layer in (self.head, self.pre_logits, self.classifier) if layer]
+        return [self.stem, *inner, *tail]
 
     def to_table(self) -> dict:
         """The architecture as plain data (str/int/float/bool/None/list/dict) for runtimes."""

@@ -52,16 +52,7 @@ def _linear_tensors(linear: Linear) -> dict[str, TensorSpec]:
 
 def tensor_specs(network: Network) -> dict[str, TensorSpec]:
     """Every canonical tensor of ``network`` in execution order."""
-    tensors = _conv_tensors(network.stem)
-    for block in network.blocks:
-        for op in block.ops:
-            tensors.update(_conv_tensors(op) if isinstance(op, Conv) else _se_tensors(op))
-    if network.head:
-        tensors.update(_conv_tensors(network.head))
-    for linear in (network.pre_logits, network.classifier):
-        if linear:
-            tensors.update(_linear_tensors(linear))
-    return tensors
+    return {name: spec for layer in network.layers() for name, spec in op_tensors(layer).items()}
 
 
 def op_tensors(op: Conv | SqueezeExcite | Linear) -> dict[str, TensorSpec]:
