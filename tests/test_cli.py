@@ -163,3 +163,11 @@ def test_atomic_write_gives_new_files_the_umask_mode_and_keeps_old_modes(tmp_pat
         assert kept.stat().st_mode & 0o777 == 0o600 and kept.read_text() == "new"
     finally:
         os.umask(old)
+
+
+def test_output_piped_into_a_closed_reader_is_not_an_error():
+    """`scalespec list | head -1` must not end in a BrokenPipeError traceback."""
+    script = f"{sys.executable} -m scalespec show efficientnet-b7 --json | head -c 10 >/dev/null; echo ${{PIPESTATUS[0]}}"
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+    assert result.stdout.strip() == "0"
