@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import yaml
 from emitted import load_emitted
+from keras_weights import randomize_keras
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 pytest.importorskip("tensorflow")
@@ -37,13 +38,7 @@ def tiny(padding: str = "symmetric", **overrides) -> Network:
 
 def randomize(model: keras.Model, seed: int = 0) -> None:
     """Random weights everywhere, BN statistics included, so no tensor goes unchecked."""
-    rng = np.random.default_rng(seed)
-    for var in model.weights:
-        shape = tuple(var.shape)
-        if "variance" in var.path or "gamma" in var.path:
-            var.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
-        else:
-            var.assign(rng.normal(0, 0.3, shape).astype("float32"))
+    randomize_keras(model, np.random.default_rng(seed))
 
 
 def one_conv(kernel: int, stride: int, padding: str, size: int, norm: bool = False) -> Network:

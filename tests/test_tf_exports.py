@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from keras_weights import randomize_keras
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 tf = pytest.importorskip("tensorflow")
@@ -29,12 +30,7 @@ def model_and_data(request, tmp_path_factory):
     network = resolve(load_spec(TINY).model_copy(update={"padding": request.param}))
     model = BACKEND.build(network)
     rng = np.random.default_rng(0)
-    for var in model.weights:
-        shape = tuple(var.shape)
-        if "variance" in var.path or "gamma" in var.path:
-            var.assign(rng.uniform(0.8, 1.2, shape).astype("float32"))
-        else:
-            var.assign(rng.normal(0, 0.3, shape).astype("float32"))
+    randomize_keras(model, rng, positive=(0.8, 1.2))
     images = rng.normal(0, 1, (2, SIZE, SIZE + 1, 3)).astype("float32")  # even and odd sides
     expected = np.asarray(model(images, training=False))
     assert np.abs(expected).max() > 1e-2
