@@ -5,18 +5,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .conformance.cli import add_arguments as add_conform_arguments
+from .conformance.options import CLI, with_flag_names
 from .errors import SpecError
-from .ir.cost import Cost, NetworkCost, network_cost
+from .ir.cost import NetworkCost, network_cost, stage_rows
+from .ir.fit import Budget, fit_phi, fitting_variants
 from .ir.network import Network
 from .ir.resolve import resolve
+from .modelargs import add_model_arguments, resolve_args
 from .spec.io import json_schema, load_spec
 from .spec.scaling import flops_constraint_gap
-from .zoo import families, load_family, load_model, resolve_model
+from .zoo import families, load_family, load_model
 
 EPILOG = """examples:
   scalespec list
@@ -37,29 +42,6 @@ def _human(value: float) -> str:
     return str(int(value))
 
 
-def _add_model_args(parser: argparse.ArgumentParser, *, phi: bool = True) -> None:
-    parser.add_argument("model", metavar="MODEL_OR_FILE", help="zoo name (efficientnet-b3) or spec file")
-    choice = parser.add_mutually_exclusive_group()
-    choice.add_argument("--variant", help="named variant of the spec's scaling table")
-    if phi:
-        choice.add_argument("--phi", type=float, help="compound coefficient instead of a variant")
-    parser.add_argument("--resolution", type=int, help="input size (default: the variant's)")
-    parser.add_argument("--profile", help="named convention profile of the spec, e.g. keras")
-
-
-def resolve_args(args: argparse.Namespace, *, num_classes: int | None = None) -> Network:
-    """Resolve the model the common MODEL_OR_FILE/--variant/--phi/--resolution/--profile args name."""
-    _, network = resolve_model(
-        args.model,
-        variant=getattr(args, "variant", None),
-        phi=getattr(args, "phi", None),
-        resolution=args.resolution,
-        profile=args.profile,
-        num_classes=num_classes,
-    )
-    return network
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     print(f"{'model':<20} {'resolution':>10} {'params':>10} {'MACs':>10}  profiles")
     for family in families():
@@ -75,69 +57,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stage_rows(net: Network, cost: NetworkCost) -> list[dict]:
-    rows = [
-        {
-            "group": "stem",
-            "blocks": 1,
-            "kind": "conv",
-            "in": net.input_channels,
-            "out": net.stem.out_channels,
-            "expanded": None,
-            "kernel": net.stem.kernel,
-            "stride": net.stem.stride,
-            "size": list(net.stem.out_size),
-        }
-    ]
-    for index in range(net.num_stages):
-        blocks = net.stage(index)
-        first, last = blocks[0], blocks[-1]
-        rows.append(
-            {
-                "group": f"stage {index}",
-                "blocks": len(blocks),
-                "kind": first.kind,
-                "in": first.in_channels,
-                "out": last.out_channels,
-                "expanded": first.expanded_channels,
-                "kernel": first.kernel,
-                "stride": first.stride,
-                "size": list(last.out_size),
-            }
-        )
-    if net.head:
-        rows.append(
-            {
-                "group": "head",
-                "blocks": 1,
-                "kind": "conv",
-                "in": net.head.in_channels,
-                "out": net.head.out_channels,
-                "expanded": None,
-                "kernel": 1,
-                "stride": 1,
-                "size": list(net.head.out_size),
-            }
-        )
-    if net.classifier:
-        rows.append(
-            {
-                "group": "classifier",
-                "blocks": 1,
-                "kind": "linear",
-                "in": net.classifier.in_features,
-                "out": net.classifier.out_features,
-                "expanded": None,
-                "kernel": None,
-                "stride": None,
-                "size": [],
-            }
-        )
-    for row in rows:
-        row.update(cost.groups.get(row["group"], Cost()).as_dict())
-    return rows
-
-
 def show_report(net: Network, cost: NetworkCost) -> dict:
     """Everything ``show --json`` prints: multipliers, per-stage rows, per-layer rows and totals."""
     return {
@@ -145,7 +64,7 @@ def show_report(net: Network, cost: NetworkCost) -> dict:
         "resolution": cost.resolution,
         "padding": net.padding,
         "norm": {"eps": net.norm_eps, "momentum": net.norm_momentum},
-        "stages": _stage_rows(net, cost),
+        "stages": [row.as_dict() for row in stage_rows(net, cost)],
         "layers": [
             {
                 "name": r.name,
@@ -161,7 +80,7 @@ def show_report(net: Network, cost: NetworkCost) -> dict:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    net = resolve_args(args)
+    _, net = resolve_args(args)
     cost = network_cost(net)
     report = show_report(net, cost)
     if args.json:
@@ -214,87 +133,53 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fits(net: Network, args: argparse.Namespace) -> tuple[bool, Cost]:
-    total = network_cost(net).total
-    ok = (args.max_macs is None or total.macs <= args.max_macs) and (
-        args.max_params is None or total.params <= args.max_params
-    )
-    return ok, total
-
-
-def _try_phi(spec, phi: float, args: argparse.Namespace) -> tuple[bool, Network | None, Cost | None]:
-    try:
-        net = resolve(spec, phi=phi, resolution=args.resolution, profile=args.profile)
-    except SpecError:  # past the sane budget: certainly past the user's
-        return False, None, None
-    ok, total = _fits(net, args)
-    return ok, net, total
-
-
-def fit_phi(spec, args: argparse.Namespace) -> tuple[float, Network, Cost] | None:
-    """Largest phi on a 0.01 grid in [-10, 30] whose model fits; cost is monotone in phi."""
-    lo, hi = -1000, 3000  # hundredths of phi
-    ok, net, total = _try_phi(spec, lo / 100, args)
-    if not ok:
-        return None
-    best = (lo / 100, net, total)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        ok, net, total = _try_phi(spec, mid / 100, args)
-        if ok:
-            lo, best = mid, (mid / 100, net, total)
-        else:
-            hi = mid
-    return best
-
-
 def cmd_fit(args: argparse.Namespace) -> int:
     if args.max_macs is None and args.max_params is None:
         raise SpecError([("budget", "give --max-macs and/or --max-params")])
-    for name in ("max_macs", "max_params"):
-        value = getattr(args, name)
-        if value is not None and not value > 0:
-            raise SpecError([(f"--{name.replace('_', '-')}", f"must be positive, got {value}")])
+    budget = Budget(max_macs=args.max_macs, max_params=args.max_params)
     spec = load_model(args.model).spec
-    best = fit_phi(spec, args)
+    best = fit_phi(spec, budget, resolution=args.resolution, profile=args.profile)
     limits = ", ".join(
         f"{label} <= {_human(v)}" for label, v in (("MACs", args.max_macs), ("params", args.max_params)) if v
     )
     if best is None:
         print(f"no phi in [-10, 30] fits {limits}", file=sys.stderr)
         return 1
-    phi, net, total = best
-    m = net.multipliers
-    print(f"largest phi fitting {limits}: phi = {phi:.2f}")
+    m, total = best.network.multipliers, best.cost
+    print(f"largest phi fitting {limits}: phi = {best.phi:.2f}")
     print(f"  width x{m.width:.4f}, depth x{m.depth:.4f}, resolution {m.resolution}px")
     print(f"  params {total.params:,} ({_human(total.params)}), MACs {total.macs:,} ({_human(total.macs)})")
-    fitting = []
-    for variant in spec.scaling.variants:
-        ok, vtotal = _fits(
-            resolve(spec, variant=variant, resolution=args.resolution, profile=args.profile), args
-        )
-        if ok:
-            fitting.append(f"{variant} ({_human(vtotal.macs)} MACs, {_human(vtotal.params)} params)")
     if spec.scaling.variants:
-        print("named variants that fit: " + (", ".join(fitting) or "none"))
+        fits = fitting_variants(spec, budget, resolution=args.resolution, profile=args.profile)
+        shown = [f"{f.variant} ({_human(f.cost.macs)} MACs, {_human(f.cost.params)} params)" for f in fits]
+        print("named variants that fit: " + (", ".join(shown) or "none"))
     return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from .backends import get_backend
+    from .backends.source import Provenance
     from .files import atomic_write
 
     if args.output != "-" and Path(args.output).exists() and not args.force:
         raise SpecError([("output", f"{args.output} exists; pass --force to overwrite it")])
     backend = get_backend(args.framework)
-    net = resolve_args(args, num_classes=args.num_classes)
-    source = backend.emit(net)
+    ref, net = resolve_args(args, num_classes=args.num_classes)
+    provenance = Provenance(
+        spec_name=ref.spec.name, source=ref.source, sha256=ref.sha256, command=_command(args.argv)
+    )
+    source = backend.emit(net, provenance=provenance)
     if args.output == "-":
         sys.stdout.write(source)
         return 0
     path = atomic_write(args.output, source, force=args.force)
     print(f"wrote {path} ({backend.name}, {net.name}): build_model() returns the model", file=sys.stderr)
     return 0
+
+
+def _command(argv: Sequence[str]) -> str:
+    """The command line that made a file, to print in its header (without --force)."""
+    return shlex.join(["scalespec", *(arg for arg in argv if arg != "--force")])
 
 
 def cmd_conform(args: argparse.Namespace) -> int:
@@ -317,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("show", help="per-stage table and totals of a resolved model")
-    _add_model_args(p)
+    add_model_arguments(p)
     p.add_argument("--json", action="store_true", help="print the full report (per layer too) as JSON")
     p.set_defaults(func=cmd_show)
 
@@ -329,15 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_schema)
 
     p = sub.add_parser("fit", help="largest compound phi whose model fits a MACs/params budget")
-    p.add_argument("model", metavar="MODEL_OR_FILE")
+    add_model_arguments(p, scaling=False)
     p.add_argument("--max-macs", type=float, help="budget in multiply-accumulates (e.g. 2e9)")
     p.add_argument("--max-params", type=float, help="budget in trainable parameters (e.g. 2e7)")
-    p.add_argument("--resolution", type=int, help="hold the input size fixed instead of scaling it")
-    p.add_argument("--profile", help="named convention profile of the spec")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("generate", help="write a standalone PyTorch or Keras model file")
-    _add_model_args(p)
+    add_model_arguments(p)
     p.add_argument("--framework", required=True, help="torch or tensorflow")
     p.add_argument("-o", "--output", required=True, help="file to write ('-' for stdout)")
     p.add_argument("--num-classes", type=int, help="classifier size (default: the spec's)")
@@ -345,12 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("conform", help="prove the backends agree on a model (shapes, counts, outputs)")
-    try:
-        from .conformance.cli import add_arguments
-    except ImportError:  # the conformance package is optional at import time of the CLI
-        add_arguments = None
-    if add_arguments:
-        add_arguments(p)
+    add_model_arguments(p, optional=True)
+    add_conform_arguments(p)
     p.set_defaults(func=cmd_conform)
     return parser
 
@@ -358,11 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 a failed check or no fit, 2 bad input)."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
         return args.func(args)
     except SpecError as exc:
-        print(f"scalespec {args.command}: error: {exc}", file=sys.stderr)
+        print(f"scalespec {args.command}: error: {with_flag_names(exc, CLI)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

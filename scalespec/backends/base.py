@@ -15,7 +15,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..errors import SpecError
 from ..ir.network import Network
+from ..ir.table import Architecture, read_architecture
+from .source import Provenance
 
 Weights = dict[str, np.ndarray]  # canonical name -> float32 array in PyTorch layout (convention 4)
 
@@ -41,10 +44,10 @@ class Backend(Protocol):
         """The framework's version string."""
 
     def build(self, network: Network, *, num_classes: int | None = None) -> Any:
-        """A framework model (eval mode) built from the IR via runtime.py."""
+        """A framework model built from the IR via runtime.py; ``num_classes`` as in ``architecture``."""
 
-    def emit(self, network: Network) -> str:
-        """Standalone source defining ``build_model(num_classes=...)``; imports only the framework."""
+    def emit(self, network: Network, *, provenance: Provenance | None = None) -> str:
+        """Standalone source defining ``build_model(num_classes=None)``; imports only the framework."""
 
     def export_weights(self, model: Any) -> Weights:
         """Canonical weights of ``model``."""
@@ -62,3 +65,19 @@ class Backend(Protocol):
 
     def devices(self) -> list[str]:
         """Devices this framework can run on here, e.g. ``["cpu"]`` or ``["cpu", "cuda"]``."""
+
+    def use_device(self, device: str) -> str:
+        """Where this backend runs when ``device`` (cpu or cuda) is asked for: ``cuda`` only where
+        the framework sees a GPU, and then with TF32 off, so float32 means float32 (convention 7)."""
+
+
+def architecture(network: Network, num_classes: int | None = None) -> Architecture:
+    """The network's architecture table as rows for a runtime, with the one ``num_classes`` rule.
+
+    ``None`` keeps the spec's classifier, ``0`` removes it, ``N`` makes it N-way (added when the
+    spec has none); every backend builds through here, and generated files apply the same rule.
+    """
+    try:
+        return read_architecture(network.to_table(), num_classes)
+    except ValueError as exc:
+        raise SpecError([("num_classes", str(exc))]) from None

@@ -1,4 +1,4 @@
-"""``scalespec conform``: arguments and the command body (the lead's cli.py wires them in).
+"""``scalespec conform``: its arguments and the command body (scalespec/cli.py registers them).
 
 Exit status: 0 every check passed, 1 a check failed, 2 bad input (SpecError, raised to main()).
 """
@@ -22,74 +22,24 @@ EXAMPLES = """examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``conform`` options (see EXAMPLES)."""
+    """The ``conform`` options (see EXAMPLES); MODEL_OR_FILE and its model options come from the CLI."""
+    from .options import add_cli_options
+
     parser.epilog = EXAMPLES
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument(
-        "model",
-        nargs="?",
-        metavar="MODEL_OR_FILE",
-        help="zoo name (efficientnet-b3) or spec file; optional with --golden or --random",
-    )
-    choice = parser.add_mutually_exclusive_group()
-    choice.add_argument("--variant", help="named variant of the spec (b3, s, ...)")
-    choice.add_argument("--phi", type=float, help="compound coefficient instead of a named variant")
-    parser.add_argument("--resolution", type=int, help="input size to check at (default: the variant's)")
-    parser.add_argument("--profile", help="named convention profile of the spec (e.g. keras)")
-    parser.add_argument(
-        "--backends",
-        default=None,
-        help="comma-separated backends (default: torch,tensorflow); the first provides the weights",
-    )
-    parser.add_argument(
-        "--device",
-        default="cpu",
-        choices=["cpu", "cuda"],
-        help="cuda runs each framework that sees a GPU on it, TF32 off",
-    )
-    parser.add_argument(
-        "--random", type=int, default=0, metavar="N", help="also conform N Hypothesis-generated random specs"
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=None,
-        help="seed for weights, input and --random (default 0, random derandomized)",
-    )
-    parser.add_argument(
-        "--hypothesis-profile",
-        dest="random_profile",
-        choices=["ci", "dev", "thorough"],
-        default=None,
-        help="Hypothesis profile for --random (default ci)",
-    )
-    parser.add_argument(
-        "--shrink-seconds",
-        type=float,
-        default=None,
-        metavar="S",
-        help="time Hypothesis may spend shrinking a failing random spec (default 120)",
-    )
-    parser.add_argument("--json", metavar="PATH", help="also write the full report as JSON (atomically)")
-    parser.add_argument(
-        "--save-golden", metavar="DIR", help="write a golden bundle (weights, input, outputs, manifest)"
-    )
-    parser.add_argument("--golden", metavar="DIR", help="check the backends here against a golden bundle")
-    parser.add_argument(
-        "--force", action="store_true", help="overwrite an existing --json file or golden bundle"
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    add_cli_options(parser)
 
 
 def _check_args(args: argparse.Namespace) -> None:
     if args.golden and args.save_golden:
         raise SpecError([("--golden", "give --golden or --save-golden, not both")])
-    if args.golden and (args.variant or args.phi is not None or args.resolution or args.profile):
+    model_options = (args.variant, args.phi, args.width, args.depth, args.resolution, args.profile)
+    if args.golden and any(value is not None for value in model_options):
         raise SpecError(
             [
                 (
                     "--golden",
-                    "a golden bundle names its own network; drop --variant/--phi/--resolution/--profile",
+                    "a golden bundle names its own network; drop --variant/--phi/--width/--depth/--resolution/--profile",
                 )
             ]
         )
@@ -117,14 +67,11 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def target(args: argparse.Namespace) -> tuple[NetworkSpec, Network, dict]:
-    """MODEL_OR_FILE plus --variant/--phi/--resolution/--profile resolved into a Network."""
-    from ..zoo import resolve_model
-
-    ref, network = resolve_model(
-        args.model, variant=args.variant, phi=args.phi, resolution=args.resolution, profile=args.profile
-    )
+    """MODEL_OR_FILE plus its model options resolved into a Network."""
+    from ..modelargs import resolve_args
     from .runner import network_identity
 
+    ref, network = resolve_args(args)
     return ref.spec, network, network_identity(network, model=args.model, source=ref.source)
 
 
@@ -136,7 +83,7 @@ def _progress(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """The ``conform`` command: returns 0 (all pass) or 1 (a mismatch); bad input raises SpecError."""
-    from . import golden, runner
+    from . import golden, random_specs, runner
     from .report import render, to_json
 
     _check_args(args)
@@ -157,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     for report in reports:
         print(render(report))
     if args.random:
-        random_result = runner.conform_random(
+        random_result = random_specs.conform_random(
             args.random,
             names,
             device=args.device,

@@ -23,7 +23,8 @@ from ..ir.resolve import resolve
 from ..spec.io import dump_spec, parse_text
 from ..spec.network import NetworkSpec
 from . import checks as C
-from .runner import Progress, Report, _import, _measure, _quiet, _run, load_backends, place, versions
+from .report import Report
+from .runner import Progress, _quiet, check_backend, load_backends, place, versions
 
 FORMAT = "scalespec-golden/1"
 FILES = ("manifest.json", "weights.safetensors", "input.npy", "outputs.safetensors")
@@ -38,10 +39,10 @@ def _npy_bytes(array: np.ndarray) -> bytes:
 def save_bundle(report: Report, spec: NetworkSpec, folder: str | Path, *, force: bool = False) -> Path:
     """Write ``report``'s weights, input, outputs and manifest into ``folder`` (created if absent)."""
     if report.weights is None or report.input is None or not report.outputs:
-        raise SpecError([("--save-golden", "no weights or outputs to save: the reference backend failed")])
+        raise SpecError([("save_golden", "no weights or outputs to save: the reference backend failed")])
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise SpecError([("--save-golden", f"{folder} exists and is not a folder")])
+        raise SpecError([("save_golden", f"{folder} exists and is not a folder")])
     folder.mkdir(parents=True, exist_ok=True)
     cost = network_cost(_network(report, spec), report.identity["resolution"]).total
     manifest = {
@@ -83,14 +84,14 @@ class Bundle:
         folder = Path(folder)
         missing = [name for name in FILES if not (folder / name).is_file()]
         if missing:
-            raise SpecError([("--golden", f"{folder} is not a golden bundle (missing {', '.join(missing)})")])
+            raise SpecError([("golden", f"{folder} is not a golden bundle (missing {', '.join(missing)})")])
         try:
             self.manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise SpecError([("--golden", f"cannot read {folder / 'manifest.json'}: {exc}")]) from None
+            raise SpecError([("golden", f"cannot read {folder / 'manifest.json'}: {exc}")]) from None
         if self.manifest.get("format") != FORMAT:
             raise SpecError(
-                [("--golden", f"unknown bundle format {self.manifest.get('format')!r} (expected {FORMAT})")]
+                [("golden", f"unknown bundle format {self.manifest.get('format')!r} (expected {FORMAT})")]
             )
         self.spec = parse_text(self.manifest["spec"], f"{folder}/manifest.json: spec")
         ident = self.manifest["network"]
@@ -107,7 +108,7 @@ class Bundle:
         try:
             self.input = np.load(folder / "input.npy", allow_pickle=False)
         except (OSError, ValueError) as exc:
-            raise SpecError([("--golden", f"cannot read {folder / 'input.npy'}: {exc}")]) from None
+            raise SpecError([("golden", f"cannot read {folder / 'input.npy'}: {exc}")]) from None
 
 
 def check_bundle(
@@ -128,20 +129,11 @@ def check_bundle(
     )
     expected = network_cost(network, network.resolution).total
     report.checks.append(_bundle_check(bundle, expected))
-    total = 2 * len(backends)
     for index, backend in enumerate(backends):
-        progress(f"[{2 * index + 1}/{total}] building {backend.name} model...")
-        try:
-            model = backend.build(network)
-        except Exception as exc:
-            report.checks.append(C.failed("build", backend.name, exc))
-            continue
-        _import(backend, model, network, bundle.weights, report)
         progress(
-            f"[{2 * index + 2}/{total}] measuring and running {backend.name} on {devices[backend.name]}..."
+            f"[{index + 1}/{len(backends)}] building and running {backend.name} on {devices[backend.name]}..."
         )
-        _measure(backend, model, network.resolution, expected, report)
-        _run(backend, model, network, report, devices[backend.name])
+        check_backend(backend, network, report, device=devices[backend.name], expected=expected)
         if backend.name in report.outputs:
             for ref, out in bundle.outputs.items():
                 report.checks.append(

@@ -209,7 +209,8 @@ class RandomSpecsItem(pytest.Item):
     """N Hypothesis-generated specs; a failure shows the shrunk, minimal failing spec."""
 
     def runtest(self) -> None:
-        from .runner import conform_random, parse_backends
+        from .random_specs import ConformanceFailure, conform_random
+        from .runner import parse_backends
 
         opt = self.config.getoption
         profile = (
@@ -225,8 +226,6 @@ class RandomSpecsItem(pytest.Item):
             profile=profile if profile in ("ci", "dev", "thorough") else None,
         )
         if not result.ok:
-            from .runner import ConformanceFailure
-
             raise ConformanceError(
                 str(ConformanceFailure(result.case, result.failure))
                 + f"\n(after {result.examples} runs, shrunk by Hypothesis)"

@@ -1,13 +1,54 @@
-"""Plain-text rendering of a conformance Report: one table per check, then a verdict line."""
+"""A conformance Report (every check of one network) and its text and JSON renderings."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 
+import numpy as np
+
+from . import checks as C
 from .checks import CHECK_ORDER, Check
-from .runner import Report
 
 HIDDEN = {"rtol", "atol"}  # the same on every row; stated once in the outputs table's title
+
+
+@dataclass
+class Report:
+    """Every check of one network, with the arrays a golden bundle needs."""
+
+    identity: dict
+    checks: list[C.Check] = field(default_factory=list)
+    devices: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    weights: dict[str, np.ndarray] | None = None
+    input: np.ndarray | None = None
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    measured: dict[str, dict] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def failures(self) -> list[C.Check]:
+        return [check for check in self.checks if not check.ok]
+
+    def failed_names(self) -> list[str]:
+        """Names of the failing checks, each once, in check order."""
+        names = {check.name for check in self.failures()}
+        return [name for name in C.CHECK_ORDER if name in names]
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "failed": self.failed_names(),
+            "network": self.identity,
+            "devices": self.devices,
+            "versions": self.versions,
+            "seconds": round(self.seconds, 3),
+            "checks": [check.as_dict() for check in self.checks],
+        }
 
 
 def _cell(value) -> str:

@@ -77,7 +77,7 @@ def _conv_cost(conv: Conv, size: tuple[int, int], padding: str) -> tuple[Cost, t
     out = tuple(conv_output_size(s, conv.kernel, conv.stride, padding) for s in size)
     elements = conv.out_channels * out[0] * out[1]
     macs = elements * (conv.in_channels // conv.groups) * conv.kernel**2
-    other = conv.out_channels * out[0] * out[1] * (BN_OPS_PER_ELEMENT * conv.norm + (1 if conv.bias else 0))
+    other = elements * BN_OPS_PER_ELEMENT
     if conv.activation not in (None, "identity"):
         other += elements * ACTIVATION_OPS_PER_ELEMENT
     params, buffers = _weights(conv)
@@ -141,7 +141,7 @@ def network_cost(network: Network, resolution: int | None = None) -> NetworkCost
         add_conv(network.head, "head")
     channels = rows[-1].out_shape[0]
     rows.append(LayerCost("pool", "head", "pool", (channels,), Cost(other_ops=channels * size[0] * size[1])))
-    for linear, group in ((network.pre_logits, "head"), (network.classifier, "classifier")):
+    for linear, group in ((network.pre_logits, "pre_logits"), (network.classifier, "classifier")):
         if linear:
             rows.append(LayerCost(linear.name, group, "linear", (linear.out_features,), _linear_cost(linear)))
     groups: dict[str, Cost] = {}
@@ -149,3 +149,90 @@ def network_cost(network: Network, resolution: int | None = None) -> NetworkCost
         groups[row.group] = groups.get(row.group, Cost()) + row.cost
     total = sum((row.cost for row in rows), Cost())
     return NetworkCost(res, tuple(rows), groups, total)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageRow:
+    """One row of ``show``'s summary: the stem, a stage, the head, pre-logits or the classifier."""
+
+    group: str
+    blocks: int
+    kind: str
+    in_channels: int
+    out_channels: int
+    expanded: int | None
+    kernel: int | None
+    stride: int | None
+    size: tuple[int, ...]
+    cost: Cost
+
+    def as_dict(self) -> dict:
+        """Plain data for ``show --json`` (the cost figures flattened in)."""
+        return {
+            "group": self.group,
+            "blocks": self.blocks,
+            "kind": self.kind,
+            "in": self.in_channels,
+            "out": self.out_channels,
+            "expanded": self.expanded,
+            "kernel": self.kernel,
+            "stride": self.stride,
+            "size": list(self.size),
+            **self.cost.as_dict(),
+        }
+
+
+def stage_rows(network: Network, cost: NetworkCost) -> list[StageRow]:
+    """Per-group summary rows: stem, every stage, head, pre_logits and classifier, with their costs."""
+
+    def conv_row(group: str, conv: Conv) -> StageRow:
+        return StageRow(
+            group=group,
+            blocks=1,
+            kind="conv",
+            in_channels=conv.in_channels,
+            out_channels=conv.out_channels,
+            expanded=None,
+            kernel=conv.kernel,
+            stride=conv.stride,
+            size=conv.out_size,
+            cost=cost.groups.get(group, Cost()),
+        )
+
+    def linear_row(group: str, linear: Linear) -> StageRow:
+        return StageRow(
+            group=group,
+            blocks=1,
+            kind="linear",
+            in_channels=linear.in_features,
+            out_channels=linear.out_features,
+            expanded=None,
+            kernel=None,
+            stride=None,
+            size=(),
+            cost=cost.groups.get(group, Cost()),
+        )
+
+    rows = [conv_row("stem", network.stem)]
+    for index in range(network.num_stages):
+        blocks = network.stage(index)
+        rows.append(
+            StageRow(
+                group=f"stage {index}",
+                blocks=len(blocks),
+                kind=blocks[0].kind,
+                in_channels=blocks[0].in_channels,
+                out_channels=blocks[-1].out_channels,
+                expanded=blocks[0].expanded_channels,
+                kernel=blocks[0].kernel,
+                stride=blocks[0].stride,
+                size=blocks[-1].out_size,
+                cost=cost.groups.get(f"stage {index}", Cost()),
+            )
+        )
+    if network.head:
+        rows.append(conv_row("head", network.head))
+    for group, linear in (("pre_logits", network.pre_logits), ("classifier", network.classifier)):
+        if linear:
+            rows.append(linear_row(group, linear))
+    return rows

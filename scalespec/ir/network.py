@@ -1,13 +1,16 @@
 """The resolved network: every width, stride, padding and rate decided once, frozen.
 
-Backends consume this IR (or its plain ``to_table()`` form) and never re-derive a number.
+Backends consume this IR through its architecture table (``to_table()``, rows defined in
+ir/table.py) and never re-derive a number.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Literal
+
+from .table import BlockRow, ConvRow, LinearRow
 
 Padding = Literal["symmetric", "same"]
 
@@ -28,29 +31,28 @@ def conv_output_size(size: int, kernel: int, stride: int, mode: Padding) -> int:
     return (size + before + after - kernel) // stride + 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Conv:
-    """conv (+ optional BN, + optional activation). Weights: ``{name}.conv.weight``, ``{name}.bn.*``."""
+    """conv (no bias) -> BN -> optional activation. Weights: ``{name}.conv.weight``, ``{name}.bn.*``."""
 
     name: str
     in_channels: int
     out_channels: int
     kernel: int
     stride: int
-    groups: int
-    norm: bool
+    depthwise: bool = False
     activation: str | None
     in_size: tuple[int, int]
     out_size: tuple[int, int]
     op: Literal["conv"] = "conv"
-    bias: bool = False
 
     @property
-    def depthwise(self) -> bool:
-        return self.groups > 1 and self.groups == self.in_channels == self.out_channels
+    def groups(self) -> int:
+        """Convolution groups: one per channel for a depthwise conv, else 1."""
+        return self.in_channels if self.depthwise else 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SqueezeExcite:
     """pool -> reduce 1x1 (+bias) -> act -> expand 1x1 (+bias) -> gate -> multiply."""
 
@@ -66,27 +68,52 @@ class SqueezeExcite:
 Op = Conv | SqueezeExcite
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Block:
-    """One block: its ops in order, then an optional residual add with stochastic depth."""
+    """One block: its table row (kind, widths, activations, SE, residual) and the ops it expands to."""
 
     name: str
-    kind: str
     stage: int
     index: int
-    in_channels: int
-    out_channels: int
-    expanded_channels: int
-    stride: int
-    kernel: int
-    residual: bool
-    drop_path_rate: float
+    row: BlockRow
     in_size: tuple[int, int]
     out_size: tuple[int, int]
     ops: tuple[Op, ...]
 
+    @property
+    def kind(self) -> str:
+        return self.row.kind
 
-@dataclass(frozen=True)
+    @property
+    def in_channels(self) -> int:
+        return self.row.in_channels
+
+    @property
+    def expanded_channels(self) -> int:
+        return self.row.mid_channels
+
+    @property
+    def out_channels(self) -> int:
+        return self.row.out_channels
+
+    @property
+    def kernel(self) -> int:
+        return self.row.kernel
+
+    @property
+    def stride(self) -> int:
+        return self.row.stride
+
+    @property
+    def residual(self) -> bool:
+        return self.row.residual
+
+    @property
+    def drop_path_rate(self) -> float:
+        return self.row.drop_path
+
+
+@dataclass(frozen=True, kw_only=True)
 class Linear:
     """A dense layer with bias; ``dropout`` is applied to its input in train mode."""
 
@@ -97,8 +124,10 @@ class Linear:
     dropout: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Multipliers:
+    """The scaling a network was resolved with, and the arguments that named it."""
+
     width: float
     depth: float
     resolution: int
@@ -107,12 +136,15 @@ class Multipliers:
     profile: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Network:
-    """A fully resolved network. ``resolution`` is the nominal input size the sizes refer to."""
+    """A fully resolved network. ``resolution`` is the nominal input size the sizes refer to.
+
+    ``dropout`` is the classifier's input dropout, kept when there is no classifier so that
+    one added later (``num_classes``) gets the spec's rate.
+    """
 
     name: str
-    input_channels: int
     resolution: int
     padding: Padding
     norm_eps: float
@@ -122,8 +154,13 @@ class Network:
     head: Conv | None
     pre_logits: Linear | None
     classifier: Linear | None
+    dropout: float
     num_features: int
     multipliers: Multipliers = field(compare=False)
+
+    @property
+    def input_channels(self) -> int:
+        return self.stem.in_channels
 
     @property
     def num_stages(self) -> int:
@@ -160,35 +197,24 @@ class Network:
         return [self.stem, *inner, *tail]
 
     def to_table(self) -> dict:
-        """The architecture as plain data (str/int/float/bool/None/list/dict) for runtimes."""
+        """The architecture table (ir/table.py) as plain data: one tuple per block, grouped by stage."""
+        classifier = LinearRow(self.num_features, self.num_classes, None, self.dropout)
         return {
             "name": self.name,
-            "input_channels": self.input_channels,
-            "resolution": self.resolution,
             "padding": self.padding,
-            "norm_eps": self.norm_eps,
-            "norm_momentum": self.norm_momentum,
-            "stem": _op_table(self.stem),
-            "blocks": [_block_table(block) for block in self.blocks],
-            "head": _op_table(self.head) if self.head else None,
-            "pre_logits": asdict(self.pre_logits) if self.pre_logits else None,
-            "classifier": asdict(self.classifier) if self.classifier else None,
-            "num_features": self.num_features,
+            "bn_eps": self.norm_eps,
+            "bn_momentum": self.norm_momentum,
+            "stem": _conv_row(self.stem),
+            "stages": [[tuple(block.row) for block in self.stage(s)] for s in range(self.num_stages)],
+            "head": _conv_row(self.head) if self.head else None,
+            "pre_logits": _linear_row(self.pre_logits) if self.pre_logits else None,
+            "classifier": classifier._asdict(),
         }
 
 
-def _op_table(op: Op) -> dict:
-    table = asdict(op)
-    for key in ("in_size", "out_size", "size"):
-        table.pop(key, None)
-    return table
+def _conv_row(conv: Conv) -> dict:
+    return ConvRow(conv.in_channels, conv.out_channels, conv.kernel, conv.stride, conv.activation)._asdict()
 
 
-def _block_table(block: Block) -> dict:
-    return {
-        "name": block.name,
-        "stage": block.stage,
-        "residual": block.residual,
-        "drop_path_rate": block.drop_path_rate,
-        "ops": [_op_table(op) for op in block.ops],
-    }
+def _linear_row(linear: Linear) -> dict:
+    return LinearRow(linear.in_features, linear.out_features, linear.activation, linear.dropout)._asdict()

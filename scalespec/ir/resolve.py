@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from ..errors import SpecError
-from ..spec.blocks import ConvBlock, DepthwiseSeparable, FusedMBConv, MBConv, canonical_activation
+from ..spec.blocks import ConvBlock, DepthwiseSeparable, FusedMBConv, canonical_activation
 from ..spec.network import NetworkSpec, Stage, Variant
 from ..spec.scaling import (
     compound_multipliers,
@@ -15,7 +15,9 @@ from ..spec.scaling import (
     scale_depth,
     squeeze_channels,
 )
+from .cost import network_cost
 from .network import Block, Conv, Linear, Multipliers, Network, SqueezeExcite, conv_output_size
+from .table import BlockRow, ConvLayer, block_layers
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Budget:
 
 
 DEFAULT_BUDGET = Budget()
+MAX_CLASSES = 1_000_000  # as the spec's classifier.num_classes
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,15 @@ class _Plan:
     head: object
     dropout: float
     label: str
+    blame: str  # the argument a budget error names: phi, variant or width
+
+    @property
+    def what(self) -> str:
+        """How the multipliers were asked for, for budget messages."""
+        m = self.multipliers
+        if m.phi is not None:
+            return f"phi={m.phi:g}"
+        return f"variant {m.variant!r}" if m.variant else f"width={m.width:g}, depth={m.depth:g}"
 
 
 def resolve(
@@ -60,6 +72,8 @@ def resolve(
     ``resolution`` overrides the input size the spatial sizes refer to; ``profile`` applies a
     named set of convention overrides (``keras``); ``num_classes`` replaces the classifier size.
     """
+    if num_classes is not None and not 0 <= num_classes <= MAX_CLASSES:
+        raise SpecError([("num_classes", f"num_classes must be in [0, {MAX_CLASSES:,}], got {num_classes}")])
     spec = spec.with_profile(profile)
     plan = _plan(spec, variant, phi, width, depth, resolution, profile)
     _check_plan_budget(spec, plan, budget)
@@ -105,7 +119,7 @@ def _plan(spec, variant, phi, width, depth, resolution, profile) -> _Plan:
         if not 8 <= resolution <= 8192:
             raise SpecError([("resolution", f"resolution must be in [8, 8192], got {resolution}")])
         res = resolution
-    multipliers = Multipliers(w, d, res, phi=phi, variant=variant, profile=profile)
+    multipliers = Multipliers(width=w, depth=d, resolution=res, phi=phi, variant=variant, profile=profile)
     return _Plan(
         multipliers=multipliers,
         stem=base.stem or spec.stem,
@@ -113,61 +127,31 @@ def _plan(spec, variant, phi, width, depth, resolution, profile) -> _Plan:
         head=base.head or spec.head,
         dropout=dropout,
         label=label if profile is None else f"{label}:{profile}",
+        blame="phi" if phi is not None else ("variant" if variant else "width"),
     )
-
-
-def _what(plan: _Plan) -> str:
-    m = plan.multipliers
-    if m.phi is not None:
-        return f"phi={m.phi:g}"
-    return f"variant {m.variant!r}" if m.variant else f"width={m.width:g}, depth={m.depth:g}"
 
 
 def _check_plan_budget(spec: NetworkSpec, plan: _Plan, budget: Budget) -> None:
-    m = plan.multipliers
-    field = "phi" if m.phi is not None else ("variant" if m.variant else "width")
-    blocks = sum(_repeats(stage, m.depth, spec) for stage in plan.stages)
+    blocks = sum(_repeats(stage, plan.multipliers.depth, spec) for stage in plan.stages)
     if blocks > budget.max_blocks:
-        raise SpecError(
-            [(field, f"{_what(plan)} gives {blocks} blocks, past the limit of {budget.max_blocks}")]
-        )
-    widest = max([plan.stem.out, *(stage.block.out for stage in plan.stages)]) * m.width
+        _over(plan, f"{blocks} blocks, past the limit of {budget.max_blocks}")
+    widest = max([plan.stem.out, *(stage.block.out for stage in plan.stages)]) * plan.multipliers.width
     if widest > budget.max_channels:
-        raise SpecError(
-            [
-                (
-                    field,
-                    f"{_what(plan)} gives a layer {widest:.0f} channels wide, past the limit of {budget.max_channels}",
-                )
-            ]
-        )
+        _over(plan, f"a layer {widest:.0f} channels wide, past the limit of {budget.max_channels}")
 
 
 def _check_cost_budget(network: Network, plan: _Plan, budget: Budget) -> None:
-    from .cost import network_cost  # the cost model imports this module's IR only
-
     total = network_cost(network).total
-    field = (
-        "phi" if plan.multipliers.phi is not None else ("variant" if plan.multipliers.variant else "width")
-    )
     if total.params > budget.max_params:
-        raise SpecError(
-            [
-                (
-                    field,
-                    f"{_what(plan)} gives {total.params:.3g} parameters, past the limit of {budget.max_params:.3g}",
-                )
-            ]
-        )
+        _over(plan, f"{total.params:.3g} parameters, past the limit of {budget.max_params:.3g}")
     if total.macs > budget.max_macs:
-        raise SpecError(
-            [
-                (
-                    field,
-                    f"{_what(plan)} gives {total.macs:.3g} MACs at {network.resolution}px, past the limit of {budget.max_macs:.3g}",
-                )
-            ]
+        _over(
+            plan, f"{total.macs:.3g} MACs at {network.resolution}px, past the limit of {budget.max_macs:.3g}"
         )
+
+
+def _over(plan: _Plan, what: str) -> None:
+    raise SpecError([(plan.blame, f"{plan.what} gives {what}")])
 
 
 def _repeats(stage: Stage, depth: float, spec: NetworkSpec) -> int:
@@ -190,46 +174,57 @@ class _Builder:
             return channels
         return scale_channels(channels, self.plan.multipliers.width, self.spec.rounding)
 
-    def conv(self, name, cin, cout, kernel, stride, act, groups=1) -> Conv:
+    def conv(self, name: str, layer: ConvLayer) -> Conv:
+        """The IR conv for one table layer, advancing the tracked spatial size."""
         size_in = self.size
-        self.size = tuple(conv_output_size(s, kernel, stride, self.spec.padding) for s in size_in)
-        return Conv(name, cin, cout, kernel, stride, groups, True, act, size_in, self.size)
-
-    def se(self, name, channels, base, se_spec, block_act) -> SqueezeExcite:
-        squeeze = squeeze_channels(base, se_spec.ratio, self.spec.rounding)
-        act = self.act(se_spec.activation or block_act)
-        return SqueezeExcite(name, channels, squeeze, act, se_spec.gate, self.size)
+        self.size = tuple(conv_output_size(s, layer.kernel, layer.stride, self.spec.padding) for s in size_in)
+        return Conv(
+            name=name,
+            in_channels=layer.in_channels,
+            out_channels=layer.out_channels,
+            kernel=layer.kernel,
+            stride=layer.stride,
+            depthwise=layer.depthwise,
+            activation=layer.act,
+            in_size=size_in,
+            out_size=self.size,
+        )
 
     def build(self) -> Network:
         plan, spec = self.plan, self.spec
         stem_out = self.width(plan.stem.out, plan.stem.scale_width)
+        stem_act = self.act(plan.stem.activation)
         stem = self.conv(
             "stem",
-            spec.input.channels,
-            stem_out,
-            plan.stem.kernel,
-            plan.stem.stride,
-            self.act(plan.stem.activation),
+            ConvLayer(spec.input.channels, stem_out, plan.stem.kernel, plan.stem.stride, False, stem_act),
         )
         blocks = self.blocks(stem_out)
-        channels = blocks[-1].out_channels if blocks else stem_out
+        channels = blocks[-1].out_channels
         head = None
         if plan.head.out is not None:
             head_out = self.width(plan.head.out, plan.head.scale_width)
-            head = self.conv("head", channels, head_out, 1, 1, self.act(plan.head.activation))
+            head = self.conv(
+                "head", ConvLayer(channels, head_out, 1, 1, False, self.act(plan.head.activation))
+            )
             channels = head_out
         pre_logits = None
         if plan.head.pre_logits is not None:
             pl = plan.head.pre_logits
             features = self.width(pl.features, pl.scale_width)
-            pre_logits = Linear("pre_logits", channels, features, self.act(pl.activation))
+            pre_logits = Linear(
+                name="pre_logits",
+                in_features=channels,
+                out_features=features,
+                activation=self.act(pl.activation),
+            )
             channels = features
         classifier = None
         if self.num_classes > 0:
-            classifier = Linear("classifier", channels, self.num_classes, None, plan.dropout)
+            classifier = Linear(
+                name="classifier", in_features=channels, out_features=self.num_classes, dropout=plan.dropout
+            )
         return Network(
             name=plan.label,
-            input_channels=spec.input.channels,
             resolution=plan.multipliers.resolution,
             padding=spec.padding,
             norm_eps=spec.norm.eps,
@@ -239,6 +234,7 @@ class _Builder:
             head=head,
             pre_logits=pre_logits,
             classifier=classifier,
+            dropout=plan.dropout,
             num_features=channels,
             multipliers=plan.multipliers,
         )
@@ -246,69 +242,62 @@ class _Builder:
     def blocks(self, channels: int) -> list[Block]:
         repeats = [_repeats(stage, self.plan.multipliers.depth, self.spec) for stage in self.plan.stages]
         total, counter, blocks = sum(repeats), 0, []
-        for s, (stage, count) in enumerate(zip(self.plan.stages, repeats, strict=False)):
+        for s, (stage, count) in enumerate(zip(self.plan.stages, repeats, strict=True)):
             for i in range(count):
-                rate = self.spec.drop_path_rate * counter / total
+                # rounded so tables show 0.075, not 0.07500000000000001 (no effect at float32)
+                rate = round(self.spec.drop_path_rate * counter / total, 12)
                 stride = stage.block.stride if i == 0 else 1
-                block = self.block(f"stages.{s}.{i}", s, i, stage.block, channels, stride, rate)
+                block = self.block(f"stages.{s}.{i}", s, i, self.row(stage.block, channels, stride, rate))
                 blocks.append(block)
                 channels, counter = block.out_channels, counter + 1
         return blocks
 
-    def block(self, name, stage, index, spec, cin, stride, rate) -> Block:
-        size_in = self.size
+    def row(self, spec, cin: int, stride: int, rate: float) -> BlockRow:
+        """The table row of one block: every width, activation and rate decided here."""
         cout = self.width(spec.out)
         act = self.act(spec.activation)
-        expanded, ops = self.block_ops(name, spec, cin, cout, stride, act)
-        residual = not isinstance(spec, ConvBlock) and spec.residual == "auto" and stride == 1 and cin == cout
-        return Block(
-            name=name,
-            kind=spec.type,
-            stage=stage,
-            index=index,
-            in_channels=cin,
-            out_channels=cout,
-            expanded_channels=expanded,
-            stride=stride,
-            kernel=spec.kernel,
-            residual=residual,
-            drop_path_rate=rate if residual else 0.0,
-            in_size=size_in,
-            out_size=self.size,
-            ops=tuple(ops),
-        )
-
-    def block_ops(self, name, spec, cin, cout, stride, act) -> tuple[int, list]:
-        k = spec.kernel
         if isinstance(spec, ConvBlock):
-            return cout, [self.conv(f"{name}.conv", cin, cout, k, stride, act)]
+            return BlockRow(
+                spec.type, spec.kernel, stride, cin, cout, cout, act, act, 0, None, None, False, 0.0
+            )
+        mid = (
+            cin
+            if isinstance(spec, DepthwiseSeparable)
+            else expanded_channels(cin, spec.expand, self.spec.rounding)
+        )
+        out_act = None
         if isinstance(spec, DepthwiseSeparable):
-            ops = [self.conv(f"{name}.dw", cin, cin, k, stride, act, groups=cin)]
-            if spec.se:
-                ops.append(self.se(f"{name}.se", cin, cin, spec.se, act))
-            ops.append(self.conv(f"{name}.pw", cin, cout, 1, 1, act if spec.pointwise_activation else None))
-            return cin, ops
-        expanded = expanded_channels(cin, spec.expand, self.spec.rounding)
-        se_base = cin if spec.se and spec.se.base == "input" else expanded
-        ops = []
-        if isinstance(spec, MBConv):
-            if expanded != cin:
-                ops.append(self.conv(f"{name}.expand", cin, expanded, 1, 1, act))
-            else:
-                expanded = cin
-            ops.append(self.conv(f"{name}.dw", expanded, expanded, k, stride, act, groups=expanded))
-            if spec.se:
-                ops.append(self.se(f"{name}.se", expanded, se_base, spec.se, act))
-            ops.append(self.conv(f"{name}.project", expanded, cout, 1, 1, None))
-            return expanded, ops
-        assert isinstance(spec, FusedMBConv)
-        if expanded == cin:
-            if spec.se:
-                ops.append(self.se(f"{name}.se", cin, cin, spec.se, act))
-            ops.append(self.conv(f"{name}.conv", cin, cout, k, stride, act))
-            return cin, ops
-        ops.append(self.conv(f"{name}.expand", cin, expanded, k, stride, act))
+            out_act = act if spec.pointwise_activation else None
+        elif isinstance(spec, FusedMBConv) and mid == cin:
+            out_act = act  # one kxk conv, activated
+        squeeze, se_act, gate = 0, None, None
         if spec.se:
-            ops.append(self.se(f"{name}.se", expanded, se_base, spec.se, act))
-        ops.append(self.conv(f"{name}.project", expanded, cout, 1, 1, None))
-        return expanded, ops
+            base = cin if spec.se.base == "input" else mid
+            squeeze = squeeze_channels(base, spec.se.ratio, self.spec.rounding)
+            se_act, gate = self.act(spec.se.activation or spec.activation), spec.se.gate
+        residual = spec.residual == "auto" and stride == 1 and cin == cout
+        return BlockRow(
+            spec.type, spec.kernel, stride, cin, mid, cout, act, out_act, squeeze, se_act, gate,
+            residual, rate if residual else 0.0,
+        )  # fmt: skip
+
+    def block(self, name: str, stage: int, index: int, row: BlockRow) -> Block:
+        """The block's ops, expanded from its row by the one definition in ir/table.py."""
+        size_in, ops = self.size, []
+        for local, layer in block_layers(row):
+            if isinstance(layer, ConvLayer):
+                ops.append(self.conv(f"{name}.{local}", layer))
+            else:
+                ops.append(
+                    SqueezeExcite(
+                        name=f"{name}.{local}",
+                        channels=layer.channels,
+                        squeeze_channels=layer.squeeze,
+                        activation=layer.act,
+                        gate=layer.gate,
+                        size=self.size,
+                    )
+                )
+        return Block(
+            name=name, stage=stage, index=index, row=row, in_size=size_in, out_size=self.size, ops=tuple(ops)
+        )

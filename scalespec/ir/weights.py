@@ -21,16 +21,14 @@ class TensorSpec:
 
 def _conv_tensors(conv: Conv) -> dict[str, TensorSpec]:
     shape = (conv.out_channels, conv.in_channels // conv.groups, conv.kernel, conv.kernel)
-    tensors = {f"{conv.name}.conv.weight": TensorSpec(shape, True)}
-    if conv.bias:
-        tensors[f"{conv.name}.conv.bias"] = TensorSpec((conv.out_channels,), True)
-    if conv.norm:
-        channels = (conv.out_channels,)
-        tensors[f"{conv.name}.bn.weight"] = TensorSpec(channels, True)
-        tensors[f"{conv.name}.bn.bias"] = TensorSpec(channels, True)
-        tensors[f"{conv.name}.bn.running_mean"] = TensorSpec(channels, False)
-        tensors[f"{conv.name}.bn.running_var"] = TensorSpec(channels, False)
-    return tensors
+    channels = (conv.out_channels,)
+    return {
+        f"{conv.name}.conv.weight": TensorSpec(shape, True),
+        f"{conv.name}.bn.weight": TensorSpec(channels, True),
+        f"{conv.name}.bn.bias": TensorSpec(channels, True),
+        f"{conv.name}.bn.running_mean": TensorSpec(channels, False),
+        f"{conv.name}.bn.running_var": TensorSpec(channels, False),
+    }
 
 
 def _se_tensors(se: SqueezeExcite) -> dict[str, TensorSpec]:

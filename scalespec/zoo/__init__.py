@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -38,6 +39,7 @@ class ModelRef:
     spec: NetworkSpec
     variant: str | None
     source: str
+    sha256: str = ""  # of the spec file's text, for generated files' provenance
 
 
 def load_model(ref: str) -> ModelRef:
@@ -46,13 +48,19 @@ def load_model(ref: str) -> ModelRef:
     if path.suffix.lower() in SPEC_SUFFIXES or path.exists():
         if not path.exists():
             raise SpecError([("", "no such spec file")], ref)
-        return ModelRef(load_spec(path), None, str(path))
+        spec = load_spec(path)
+        return ModelRef(spec, None, str(path), _sha256(path.read_bytes()))
     family, _, variant = ref.partition("-") if ref not in families() else (ref, "", "")
     spec = load_family(family)
     if variant and variant not in spec.scaling.variants:
         known = ", ".join(f"{family}-{v}" for v in spec.scaling.variants)
         raise SpecError([("model", f"unknown variant {variant!r} of {family} (known: {known})")])
-    return ModelRef(spec, variant or None, f"zoo/{family}.yaml")
+    text = resources.files(__package__).joinpath(f"{family}.yaml").read_bytes()
+    return ModelRef(spec, variant or None, f"zoo/{family}.yaml", _sha256(text))
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def resolve_model(
@@ -60,6 +68,8 @@ def resolve_model(
     *,
     variant: str | None = None,
     phi: float | None = None,
+    width: float | None = None,
+    depth: float | None = None,
     resolution: int | None = None,
     profile: str | None = None,
     num_classes: int | None = None,
@@ -74,10 +84,17 @@ def resolve_model(
         raise SpecError(
             [("variant", f"{model} already names variant {ref.variant!r}; got --variant {variant}")]
         )
-    if phi is None:
+    if phi is None and width is None and depth is None:
         variant = variant or ref.variant
     network = resolve(
-        ref.spec, variant=variant, phi=phi, resolution=resolution, profile=profile, num_classes=num_classes
+        ref.spec,
+        variant=variant,
+        phi=phi,
+        width=width,
+        depth=depth,
+        resolution=resolution,
+        profile=profile,
+        num_classes=num_classes,
     )
     return ref, network
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from ...ir.network import Network
 from ..base import Measured, Weights
+from ..source import Provenance
 
 
 class TensorFlowBackend:
@@ -38,11 +39,11 @@ class TensorFlowBackend:
 
         return build(network, num_classes=num_classes)
 
-    def emit(self, network: Network) -> str:
-        """Standalone Keras source defining ``build_model(num_classes=...)``."""
+    def emit(self, network: Network, *, provenance: Provenance | None = None) -> str:
+        """Standalone Keras source defining ``build_model(num_classes=None)``."""
         from .emit import emit
 
-        return emit(network)
+        return emit(network, provenance=provenance)
 
     def export_weights(self, model: Any) -> Weights:
         """Canonical weights of ``model``."""
@@ -62,8 +63,6 @@ class TensorFlowBackend:
         """Run NCHW float32 ``x`` through ``model`` (transposed to NHWC here)."""
         import tensorflow as tf
 
-        if device != "cpu":
-            tf.config.experimental.enable_tensor_float_32_execution(False)
         nhwc = np.ascontiguousarray(np.transpose(np.asarray(x, np.float32), (0, 2, 3, 1)))
         with tf.device(_tf_device(device)):
             out = model(tf.constant(nhwc), training=training)
@@ -80,6 +79,15 @@ class TensorFlowBackend:
         import tensorflow as tf
 
         return ["cpu"] + (["cuda"] if tf.config.list_physical_devices("GPU") else [])
+
+    def use_device(self, device: str) -> str:
+        """``cuda`` where TensorFlow sees a GPU (TF32 then off), else ``cpu``."""
+        if device != "cuda" or "cuda" not in self.devices():
+            return "cpu"
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        return "cuda"
 
 
 def _tf_device(device: str) -> str:

@@ -1,10 +1,12 @@
-"""Keras 3 blocks that build a model from a scalespec architecture table (plain data).
+"""Keras 3 layers for a compound-scaled convolutional network described by an architecture table.
 
-This module imports only TensorFlow/Keras and the standard library, because emitted files
-carry its text verbatim: the model ``build.py`` makes and the one an emitted file makes run
-this same code on the same table. Layers are named after the canonical weight prefixes
-(``stem.conv``, ``stages.1.0.dw.bn``, ``classifier``) so canonical names are recoverable.
-Tensors are NHWC inside the model.
+The table (ARCHITECTURE at the end of a generated file) lists the network one row per block,
+grouped by stage; ``block_layers`` says which layers each block kind has. Every width,
+stride, activation and rate is decided in the table, so to change the network, edit the
+table: each row's input width must equal the output width of the row before it, and
+``build_model`` says which row breaks that chain. The model is a functional ``keras.Model``
+taking NHWC images of any size. Layers are named after the canonical weight names with
+``__`` for ``.`` (``stages__1__0__dw__conv``), names every Keras 3 backend accepts.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import sys
 
 import keras
 
-# IR activation name -> Keras activation name (all exact forms; gelu is the erf form)
+from ...ir.table import Architecture, BlockRow, ConvLayer, block_layers
+
+# table activation name -> Keras activation name (all exact forms; gelu is the erf form)
 KERAS_ACTIVATIONS = {
     "relu": "relu",
     "relu6": "relu6",
@@ -27,112 +31,127 @@ KERAS_ACTIVATIONS = {
 }
 
 
+def keras_name(canonical: str) -> str:
+    """The Keras layer name for a canonical prefix: ``stages.1.0.dw`` -> ``stages__1__0__dw``."""
+    return canonical.replace(".", "__")
+
+
+def canonical_name(layer_name: str) -> str:
+    """The canonical prefix of a Keras layer name (the inverse of ``keras_name``)."""
+    return layer_name.replace("__", ".")
+
+
 def activation(x, name: str | None, layer_name: str):
-    """Apply the IR activation ``name`` (None and identity add no layer)."""
+    """Apply the table activation ``name`` (None and identity add no layer)."""
     if name in (None, "identity"):
         return x
-    return keras.layers.Activation(KERAS_ACTIVATIONS[name], name=layer_name)(x)
+    if name not in KERAS_ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r} (known: {', '.join(KERAS_ACTIVATIONS)})")
+    return keras.layers.Activation(KERAS_ACTIVATIONS[name], name=keras_name(layer_name))(x)
 
 
-def conv_op(x, op: dict, padding: str, eps: float, momentum: float):
-    """Conv (+BN, +activation); ``symmetric`` pads (k-1)//2 zeros each side, ``same`` is TF SAME."""
-    name, kernel, stride = op["name"], op["kernel"], op["stride"]
-    keras_padding = "same"
-    if padding == "symmetric":
-        keras_padding = "valid"
-        pad = (kernel - 1) // 2
-        if pad:
-            x = keras.layers.ZeroPadding2D(pad, name=f"{name}.pad")(x)
-    depthwise = op["groups"] > 1 and op["groups"] == op["in_channels"] == op["out_channels"]
-    if depthwise:
-        x = keras.layers.DepthwiseConv2D(
-            kernel, stride, padding=keras_padding, use_bias=op["bias"], name=f"{name}.conv"
+class Norm:
+    """The network-wide conv settings: padding mode and batch-norm constants (Keras' momentum)."""
+
+    def __init__(self, padding: str, eps: float, momentum: float):
+        if padding not in ("symmetric", "same"):
+            raise ValueError(f"unknown padding mode {padding!r}")
+        self.padding, self.eps = padding, eps
+        self.momentum = 1.0 - momentum  # Keras weighs the old statistic, the table the new one
+
+    def conv(self, x, name: str, layer: ConvLayer):
+        """conv (no bias) -> batch norm -> activation; ``symmetric`` pads (k-1)//2 each side, ``same`` is SAME."""
+        keras_padding = "same"
+        if self.padding == "symmetric":
+            keras_padding = "valid"
+            if layer.kernel > 1:
+                x = keras.layers.ZeroPadding2D((layer.kernel - 1) // 2, name=keras_name(f"{name}.pad"))(x)
+        if layer.depthwise:
+            conv = keras.layers.DepthwiseConv2D(
+                layer.kernel,
+                layer.stride,
+                padding=keras_padding,
+                use_bias=False,
+                name=keras_name(f"{name}.conv"),
+            )
+        else:
+            conv = keras.layers.Conv2D(
+                layer.out_channels,
+                layer.kernel,
+                layer.stride,
+                padding=keras_padding,
+                use_bias=False,
+                name=keras_name(f"{name}.conv"),
+            )
+        x = conv(x)
+        x = keras.layers.BatchNormalization(
+            epsilon=self.eps, momentum=self.momentum, name=keras_name(f"{name}.bn")
         )(x)
-    else:
-        x = keras.layers.Conv2D(
-            op["out_channels"],
-            kernel,
-            stride,
-            padding=keras_padding,
-            groups=op["groups"],
-            use_bias=op["bias"],
-            name=f"{name}.conv",
-        )(x)
-    if op["norm"]:
-        x = keras.layers.BatchNormalization(epsilon=eps, momentum=momentum, name=f"{name}.bn")(x)
-    return activation(x, op["activation"], f"{name}.act")
+        return activation(x, layer.act, f"{name}.act")
 
 
-def se_op(x, op: dict):
-    """Squeeze-excite: pool, reduce 1x1 (+bias), act, expand 1x1 (+bias), gate, multiply."""
-    name = op["name"]
-    s = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}.pool")(x)
-    s = keras.layers.Conv2D(op["squeeze_channels"], 1, name=f"{name}.reduce")(s)
-    s = activation(s, op["activation"], f"{name}.act")
-    s = keras.layers.Conv2D(op["channels"], 1, name=f"{name}.expand")(s)
-    s = activation(s, op["gate"], f"{name}.gate")
-    return keras.layers.Multiply(name=f"{name}.scale")([x, s])
+def squeeze_excite(x, name: str, squeeze: int, act: str, gate: str):
+    """Squeeze-excite: pool, 1x1 reduce (+bias), act, 1x1 expand (+bias), gate, multiply."""
+    s = keras.layers.GlobalAveragePooling2D(keepdims=True, name=keras_name(f"{name}.pool"))(x)
+    s = keras.layers.Conv2D(squeeze, 1, name=keras_name(f"{name}.reduce"))(s)
+    s = activation(s, act, f"{name}.act")
+    s = keras.layers.Conv2D(x.shape[-1], 1, name=keras_name(f"{name}.expand"))(s)
+    s = activation(s, gate, f"{name}.gate")
+    return keras.layers.Multiply(name=keras_name(f"{name}.scale"))([x, s])
 
 
-def block(x, table: dict, padding: str, eps: float, momentum: float):
-    """A block's ops in order, then (if residual) stochastic depth and the skip add."""
+def block(x, name: str, row: BlockRow, norm: Norm):
+    """One table row: its layers in order, then (if residual) stochastic depth and the skip add."""
     shortcut = x
-    for op in table["ops"]:
-        x = conv_op(x, op, padding, eps, momentum) if op["op"] == "conv" else se_op(x, op)
-    if not table["residual"]:
+    for local, layer in block_layers(row):
+        if isinstance(layer, ConvLayer):
+            x = norm.conv(x, f"{name}.{local}", layer)
+        else:
+            x = squeeze_excite(x, f"{name}.{local}", layer.squeeze, layer.act, layer.gate)
+    if not row.residual:
         return x
-    rate = table["drop_path_rate"]
-    if rate > 0:
+    if row.drop_path > 0:
         # Dropout with one mask value per sample drops the whole branch and scales
         # survivors by 1/(1-rate); like all Keras dropout it acts in training only.
-        x = keras.layers.Dropout(rate, noise_shape=(None, 1, 1, 1), name=f"{table['name']}.drop_path")(x)
-    return keras.layers.Add(name=f"{table['name']}.add")([x, shortcut])
+        x = keras.layers.Dropout(
+            row.drop_path, noise_shape=(None, 1, 1, 1), name=keras_name(f"{name}.drop_path")
+        )(x)
+    return keras.layers.Add(name=keras_name(f"{name}.add"))([x, shortcut])
 
 
-def linear(x, table: dict):
+def dense(x, name: str, out_features: int, act: str | None, dropout: float):
     """Dropout (training only) on the input, then a dense layer with bias, then its activation."""
-    if table["dropout"] > 0:
-        x = keras.layers.Dropout(table["dropout"], name=f"{table['name']}.dropout")(x)
-    x = keras.layers.Dense(table["out_features"], name=table["name"])(x)
-    return activation(x, table["activation"], f"{table['name']}.act")
-
-
-def classifier_table(table: dict, num_classes: int | None) -> dict | None:
-    """The classifier entry, resized to ``num_classes`` (0 removes it) when one is given."""
-    head = table["classifier"]
-    if num_classes is None:
-        return head
-    if num_classes == 0:
-        return None
-    features = table["num_features"]
-    base = head or {"name": "classifier", "in_features": features, "activation": None, "dropout": 0.0}
-    return {**base, "out_features": num_classes}
+    if dropout > 0:
+        x = keras.layers.Dropout(dropout, name=keras_name(f"{name}.dropout"))(x)
+    x = keras.layers.Dense(out_features, name=keras_name(name))(x)
+    return activation(x, act, f"{name}.act")
 
 
 def model_name(name: str) -> str:
-    """A Keras-safe model name (spec names may hold any text)."""
+    """A Keras-safe model name (table names may hold any text)."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:100] or "scalespec"
 
 
-def build_from_table(table: dict, num_classes: int | None = None) -> keras.Model:
-    """A Keras functional model (NHWC, any spatial size) for the architecture ``table``."""
-    padding, eps = table["padding"], table["norm_eps"]
-    momentum = 1.0 - table["norm_momentum"]  # Keras weighs the old statistic, PyTorch the new
-    inputs = keras.Input((None, None, table["input_channels"]), name="image")
-    x = conv_op(inputs, table["stem"], padding, eps, momentum)
-    for entry in table["blocks"]:
-        x = block(x, entry, padding, eps, momentum)
-    if table["head"]:
-        x = conv_op(x, table["head"], padding, eps, momentum)
+def build_keras_model(arch: Architecture) -> keras.Model:
+    """A Keras functional model (NHWC, any spatial size) for the architecture ``arch``."""
+    norm = Norm(arch.padding, arch.bn_eps, arch.bn_momentum)
+    inputs = keras.Input((None, None, arch.stem.in_channels), name="image")
+    x = norm.conv(inputs, "stem", arch.stem.as_layer())
+    for s, stage in enumerate(arch.stages):
+        for i, row in enumerate(stage):
+            x = block(x, f"stages.{s}.{i}", row, norm)
+    if arch.head:
+        x = norm.conv(x, "head", arch.head.as_layer())
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    for entry in (table["pre_logits"], classifier_table(table, num_classes)):
-        if entry:
-            x = linear(x, entry)
+    for name, row in (("pre_logits", arch.pre_logits), ("classifier", arch.classifier)):
+        if row:
+            x = dense(x, name, row.out_features, row.act, row.dropout)
     # Keras maps a functional graph recursively, one frame per layer of depth; very deep
     # networks (efficientnet-l2) need a higher limit than Python's default 1000.
     limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 2000 + 40 * len(table["blocks"])))
+    blocks = sum(len(stage) for stage in arch.stages)
+    sys.setrecursionlimit(max(limit, 2000 + 40 * blocks))
     try:
-        return keras.Model(inputs, x, name=model_name(table["name"]))
+        return keras.Model(inputs, x, name=model_name(arch.name))
     finally:
         sys.setrecursionlimit(limit)

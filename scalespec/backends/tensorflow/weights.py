@@ -1,7 +1,7 @@
 """Canonical weights (convention 4) in and out of Keras models built by runtime.py.
 
-Keras layers carry the canonical prefixes as names, so a tensor's canonical name is the
-layer name plus its role; layouts are converted here: conv kernels HWIO <-> OIHW,
+Keras layers carry the canonical prefixes as names (``__`` for ``.``), so a tensor's
+canonical name is the layer name mapped back plus its role; layouts are converted here: conv kernels HWIO <-> OIHW,
 depthwise (kh, kw, in, 1) <-> (in, 1, kh, kw), dense (in, out) <-> (out, in).
 """
 
@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from ...ir.weights import check_weights
+from .runtime import canonical_name
 
 BN_ROLES = {
     "gamma": "weight",
@@ -56,7 +57,7 @@ def tensor_slots(model: keras.Model) -> dict[str, tuple[keras.layers.Layer, obje
     slots = {}
     for layer in model.layers:
         for variable in layer.weights:
-            slots[f"{layer.name}.{_canonical_suffix(layer, variable)}"] = (layer, variable)
+            slots[f"{canonical_name(layer.name)}.{_canonical_suffix(layer, variable)}"] = (layer, variable)
     return slots
 
 

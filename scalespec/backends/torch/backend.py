@@ -10,6 +10,7 @@ import torch
 
 from ...ir.network import Network
 from ..base import Measured, Weights
+from ..source import Provenance
 from . import build as _build
 from . import emit as _emit
 from . import measure as _measure
@@ -30,8 +31,8 @@ class TorchBackend:
     def build(self, network: Network, *, num_classes: int | None = None) -> torch.nn.Module:
         return _build.build(network, num_classes=num_classes)
 
-    def emit(self, network: Network) -> str:
-        return _emit.emit(network)
+    def emit(self, network: Network, *, provenance: Provenance | None = None) -> str:
+        return _emit.emit(network, provenance=provenance)
 
     def export_weights(self, model: Any) -> Weights:
         return _weights.export_weights(model)
@@ -42,10 +43,7 @@ class TorchBackend:
     def forward(
         self, model: Any, x: np.ndarray, *, training: bool = False, device: str = "cpu"
     ) -> np.ndarray:
-        """Run NCHW float32 ``x``; on CUDA with TF32 off so results compare at float32 tolerances."""
-        if device.startswith("cuda"):
-            torch.backends.cuda.matmul.allow_tf32 = False
-            torch.backends.cudnn.allow_tf32 = False
+        """Run NCHW float32 ``x`` on ``device`` (see ``use_device`` for TF32)."""
         was_training = model.training
         model.to(device).train(training)
         try:
@@ -60,6 +58,14 @@ class TorchBackend:
 
     def devices(self) -> list[str]:
         return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+
+    def use_device(self, device: str) -> str:
+        if device != "cuda" or "cuda" not in self.devices():
+            return "cpu"
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.set_float32_matmul_precision("highest")
+        return "cuda"
 
 
 BACKEND = TorchBackend()

@@ -1,20 +1,24 @@
-"""PyTorch building blocks that turn an architecture table into an nn.Module.
+"""PyTorch modules for a compound-scaled convolutional network described by an architecture table.
 
-This file imports only torch and the standard library: scalespec's emitter copies its text
-verbatim into generated model files, and scalespec's builder runs the very same code, so a
-built model and an emitted one are one implementation fed one table.
-
-The table is plain data (``Network.to_table()``): every width, stride, activation, padding
-mode, BN constant and drop rate is already decided there; this code only executes it.
-Module names come from the table's op names, so ``state_dict()`` keys are the canonical
-weight names (``stem.conv.weight``, ``stages.0.0.se.reduce.bias``, ``classifier.weight``).
+The table (ARCHITECTURE at the end of a generated file) lists the network one row per block,
+grouped by stage; ``block_layers`` says which layers each block kind has. Every width,
+stride, activation and rate is decided in the table, so to change the network, edit the
+table: each row's input width must equal the output width of the row before it, and
+``build_model`` says which row breaks that chain. ``state_dict()`` keys are the canonical
+weight names (``stem.conv.weight``, ``stages.0.0.se.reduce.bias``, ``classifier.weight``),
+stages and blocks are ``nn.Sequential`` (``model.stages[1][0]`` is the first block of stage
+1), and the model works with ``torch.jit.script``, ``torch.compile`` and ONNX export.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ...ir.table import Architecture, BlockRow, ConvLayer, LinearRow, block_layers
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -26,8 +30,6 @@ ACTIVATIONS = {
     "hard_sigmoid": nn.Hardsigmoid,  # relu6(x + 3) / 6
     "identity": nn.Identity,
 }
-
-
 INPLACE = ("relu", "relu6", "silu", "hard_swish", "hard_sigmoid")  # activations torch can run in place
 
 
@@ -36,12 +38,12 @@ def make_activation(name: str | None, inplace: bool = False) -> nn.Module:
     if name is None:
         return nn.Identity()
     if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}")
+        raise ValueError(f"unknown activation {name!r} (known: {', '.join(ACTIVATIONS)})")
     return ACTIVATIONS[name](inplace=True) if inplace and name in INPLACE else ACTIVATIONS[name]()
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """TF SAME zero padding (before, after) along one axis; the extra pixel goes after."""
+    """TensorFlow SAME zero padding (before, after) along one axis; the extra pixel goes after."""
     out = (size + stride - 1) // stride
     total = (out - 1) * stride + kernel - size
     if kernel < stride:  # only then can total go negative; otherwise no branch, so traces stay dynamic
@@ -49,67 +51,57 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-class PadConv2d(nn.Conv2d):
-    """Conv2d whose padding is ``symmetric`` ((k-1)//2 each side) or TF ``same`` per input size."""
-
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int, groups: int, bias: bool, padding: str):
-        if padding not in ("symmetric", "same"):
-            raise ValueError(f"unknown padding mode {padding!r}")
-        static = (kernel - 1) // 2 if padding == "symmetric" else 0
-        super().__init__(cin, cout, kernel, stride, static, groups=groups, bias=bias)
-        self.same = padding == "same"
+class Conv2dSame(nn.Conv2d):
+    """Conv2d with TensorFlow SAME padding, computed from each input's height and width."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.same:
-            return super().forward(x)
         top, bottom = same_padding(x.shape[-2], self.kernel_size[0], self.stride[0])
         left, right = same_padding(x.shape[-1], self.kernel_size[1], self.stride[1])
-        if self.stride == (1, 1) and top == bottom and left == right:
-            # stride 1: the amounts do not depend on the input size, so a static pad is exact
-            return F.conv2d(x, self.weight, self.bias, 1, (top, left), groups=self.groups)
-        return F.conv2d(
-            F.pad(x, (left, right, top, bottom)), self.weight, self.bias, self.stride, 0, groups=self.groups
-        )
+        x = F.pad(x, (left, right, top, bottom))
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+def conv2d(cin: int, cout: int, kernel: int, stride: int, groups: int, padding: str) -> nn.Conv2d:
+    """A bias-free conv; padding ``symmetric`` is (k-1)//2 each side, ``same`` is TensorFlow SAME.
+
+    SAME padding depends on the input size only when stride > 1 (or the kernel is even), so
+    only then is the padding computed per input; otherwise it is a fixed amount, as fast as
+    any Conv2d.
+    """
+    if padding not in ("symmetric", "same"):
+        raise ValueError(f"unknown padding mode {padding!r}")
+    if padding == "symmetric" or (stride == 1 and kernel % 2 == 1):
+        return nn.Conv2d(cin, cout, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False)
+    return Conv2dSame(cin, cout, kernel, stride, 0, groups=groups, bias=False)
 
 
 class ConvNormAct(nn.Module):
-    """conv -> optional batch norm -> activation; children ``conv`` and ``bn`` give the weight names."""
+    """conv -> batch norm -> activation; the children ``conv`` and ``bn`` give the weight names."""
 
-    def __init__(self, op: dict, padding: str, eps: float, momentum: float):
+    def __init__(self, layer: ConvLayer, padding: str, eps: float, momentum: float):
         super().__init__()
-        self.conv = PadConv2d(
-            op["in_channels"],
-            op["out_channels"],
-            op["kernel"],
-            op["stride"],
-            op["groups"],
-            op["bias"],
-            padding,
-        )
-        self.bn = nn.BatchNorm2d(op["out_channels"], eps=eps, momentum=momentum) if op["norm"] else None
-        self.act = make_activation(op["activation"], inplace=True)  # acts on a fresh conv/BN output
+        groups = layer.in_channels if layer.depthwise else 1
+        self.conv = conv2d(layer.in_channels, layer.out_channels, layer.kernel, layer.stride, groups, padding)
+        self.bn = nn.BatchNorm2d(layer.out_channels, eps=eps, momentum=momentum)
+        self.act = make_activation(layer.act, inplace=True)  # acts on the fresh BN output
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)
-        if self.bn is not None:
-            x = self.bn(x)
-        return self.act(x)
+        return self.act(self.bn(self.conv(x)))
 
 
 class SqueezeExcite(nn.Module):
-    """Global average pool -> reduce 1x1 (+bias) -> act -> expand 1x1 (+bias) -> gate -> rescale."""
+    """Global average pool -> 1x1 reduce (+bias) -> act -> 1x1 expand (+bias) -> gate -> rescale."""
 
-    def __init__(self, op: dict):
+    def __init__(self, channels: int, squeeze: int, act: str, gate: str):
         super().__init__()
-        self.reduce = nn.Conv2d(op["channels"], op["squeeze_channels"], 1)
-        self.act = make_activation(op["activation"])
-        self.expand = nn.Conv2d(op["squeeze_channels"], op["channels"], 1)
-        self.gate = make_activation(op["gate"])
+        self.reduce = nn.Conv2d(channels, squeeze, 1)
+        self.act = make_activation(act)
+        self.expand = nn.Conv2d(squeeze, channels, 1)
+        self.gate = make_activation(gate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scale = x.mean((2, 3), keepdim=True)
-        scale = self.gate(self.expand(self.act(self.reduce(scale))))
-        return x * scale
+        return x * self.gate(self.expand(self.act(self.reduce(scale))))
 
 
 def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
@@ -119,103 +111,65 @@ def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
     if rate >= 1.0:
         return x * 0.0
     keep = 1.0 - rate
-    mask = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device)
+    mask = torch.empty([x.shape[0]] + [1] * (x.dim() - 1), dtype=x.dtype, device=x.device)
     return x * mask.bernoulli_(keep) / keep
 
 
-class Block(nn.Module):
-    """The table's ops in list order, then (if residual) stochastic depth and the input added back."""
+class Block(nn.Sequential):
+    """One table row: its layers in order, then (if residual) stochastic depth and the skip add."""
 
-    def __init__(self, block: dict, padding: str, eps: float, momentum: float):
-        super().__init__()
-        self.residual = bool(block["residual"])
-        self.drop_path_rate = float(block["drop_path_rate"])
-        self.order: list[str] = []
-        prefix = block["name"] + "."
-        for op in block["ops"]:
-            if not op["name"].startswith(prefix):
-                raise ValueError(f"op {op['name']!r} is not inside block {block['name']!r}")
-            local = op["name"][len(prefix) :]
-            module = ConvNormAct(op, padding, eps, momentum) if op["op"] == "conv" else SqueezeExcite(op)
-            self.add_module(local, module)
-            self.order.append(local)
+    def __init__(self, row: BlockRow, padding: str, eps: float, momentum: float):
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        for name, layer in block_layers(row):
+            if isinstance(layer, ConvLayer):
+                layers[name] = ConvNormAct(layer, padding, eps, momentum)
+            else:
+                layers[name] = SqueezeExcite(layer.channels, layer.squeeze, layer.act, layer.gate)
+        super().__init__(layers)
+        self.kind = row.kind
+        self.residual = bool(row.residual)
+        self.drop_path_rate = float(row.drop_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = x
-        for local in self.order:
-            out = getattr(self, local)(out)
+        for layer in self:
+            out = layer(out)
         if self.residual:
             out = drop_path(out, self.drop_path_rate, self.training) + x
         return out
 
 
 class DropoutLinear(nn.Linear):
-    """Dropout on the input (train mode only), then a dense layer, then an optional activation."""
+    """Dropout on the input (training only), then a dense layer with bias, then an activation."""
 
-    def __init__(self, spec: dict, out_features: int | None = None):
-        super().__init__(spec["in_features"], spec["out_features"] if out_features is None else out_features)
-        self.dropout = nn.Dropout(float(spec["dropout"]))
-        self.act = make_activation(spec["activation"])
+    def __init__(self, row: LinearRow):
+        super().__init__(row.in_features, row.out_features)
+        self.dropout = nn.Dropout(float(row.dropout))
+        self.act = make_activation(row.act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(super().forward(self.dropout(x)))
-
-
-def place(root: nn.Module, dotted: str, module: nn.Module) -> None:
-    """Register ``module`` under ``root`` at the dotted path ``dotted``, creating containers."""
-    *parents, leaf = dotted.split(".")
-    for part in parents:
-        child = getattr(root, part, None) if part in root._modules else None
-        if child is None:
-            child = nn.ModuleDict()
-            root.add_module(part, child)
-        root = child
-    root.add_module(leaf, module)
+        return self.act(F.linear(self.dropout(x), self.weight, self.bias))
 
 
 class ScaledNet(nn.Module):
-    """stem -> blocks -> head -> global average pool -> [pre_logits] -> [classifier], from one table."""
+    """stem -> stages of blocks -> head conv -> global average pool -> [pre_logits] -> [classifier]."""
 
-    def __init__(self, table: dict, num_classes: int | None = None):
+    def __init__(self, arch: Architecture):
         super().__init__()
-        padding, eps, momentum = table["padding"], table["norm_eps"], table["norm_momentum"]
-        self.model_name = str(table["name"])
-        self.stem = ConvNormAct(table["stem"], padding, eps, momentum)
-        self._blocks: list[Block] = []
-        for spec in table["blocks"]:
-            block = Block(spec, padding, eps, momentum)
-            place(self, spec["name"], block)
-            self._blocks.append(block)
-        self.head = ConvNormAct(table["head"], padding, eps, momentum) if table["head"] else None
-        self.pre_logits = DropoutLinear(table["pre_logits"]) if table["pre_logits"] else None
-        self.classifier = self._classifier(table["classifier"], num_classes)
-
-    @staticmethod
-    def _classifier(spec: dict | None, num_classes: int | None) -> DropoutLinear | None:
-        if num_classes is None:
-            return DropoutLinear(spec) if spec else None
-        if num_classes == 0:
-            return None
-        if not spec or num_classes < 0:
-            raise ValueError(f"num_classes={num_classes} needs a classifier in the table and a value >= 0")
-        return DropoutLinear(spec, out_features=num_classes)
+        bn = {"padding": arch.padding, "eps": arch.bn_eps, "momentum": arch.bn_momentum}
+        self.model_name = arch.name
+        self.stem = ConvNormAct(arch.stem.as_layer(), **bn)
+        self.stages = nn.Sequential(
+            *(nn.Sequential(*(Block(row, **bn) for row in stage)) for stage in arch.stages)
+        )
+        self.head = ConvNormAct(arch.head.as_layer(), **bn) if arch.head else nn.Identity()
+        self.pre_logits = DropoutLinear(arch.pre_logits) if arch.pre_logits else nn.Identity()
+        self.classifier = DropoutLinear(arch.classifier) if arch.classifier else nn.Identity()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The feature map after the head conv (or the last block when there is no head)."""
-        x = self.stem(x)
-        for block in self._blocks:
-            x = block(x)
-        return self.head(x) if self.head is not None else x
+        """The feature map after the head conv (or after the last block when there is none)."""
+        return self.head(self.stages(self.stem(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.forward_features(x).mean((2, 3))
-        if self.pre_logits is not None:
-            x = self.pre_logits(x)
-        if self.classifier is not None:
-            x = self.classifier(x)
-        return x
-
-
-def build_from_table(table: dict, num_classes: int | None = None) -> ScaledNet:
-    """The network the table describes, in eval mode."""
-    return ScaledNet(table, num_classes).eval()
+        return self.classifier(self.pre_logits(x))
