@@ -158,17 +158,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from .backends import get_backend
-    from .backends.source import Provenance
     from .files import atomic_write
 
     if args.output != "-" and Path(args.output).exists() and not args.force:
         raise SpecError([("output", f"{args.output} exists; pass --force to overwrite it")])
     backend = get_backend(args.framework)
     ref, net = resolve_args(args, num_classes=args.num_classes)
-    provenance = Provenance(
-        spec_name=ref.spec.name, source=ref.source, sha256=ref.sha256, command=_command(args.argv)
-    )
-    source = backend.emit(net, provenance=provenance)
+    source = backend.emit(net, origin=ref, command=_command(args.argv))
     if args.output == "-":
         sys.stdout.write(source)
         return 0

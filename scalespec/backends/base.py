@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import SpecError
 from ..ir.network import Network
 from ..ir.table import Architecture, read_architecture
-from .source import Provenance
+from ..zoo import ModelRef
 
 Weights = dict[str, np.ndarray]  # canonical name -> float32 array in PyTorch layout (convention 4)
 
@@ -46,7 +46,7 @@ class Backend(Protocol):
     def build(self, network: Network, *, num_classes: int | None = None) -> Any:
         """A framework model built from the IR via runtime.py; ``num_classes`` as in ``architecture``."""
 
-    def emit(self, network: Network, *, provenance: Provenance | None = None) -> str:
+    def emit(self, network: Network, *, origin: ModelRef | None = None, command: str | None = None) -> str:
         """Standalone source defining ``build_model(num_classes=None)``; imports only the framework."""
 
     def export_weights(self, model: Any) -> Weights:

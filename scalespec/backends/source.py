@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import importlib.util
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -21,19 +20,10 @@ from ..errors import SpecError
 from ..ir import table as table_module
 from ..ir.network import Network
 from ..ir.table import BLOCK_COLUMNS
+from ..zoo import ModelRef
 
 MAX_LINE = 120
 INDENT = "    "
-
-
-@dataclass(frozen=True, kw_only=True)
-class Provenance:
-    """Where a generated file came from: the spec file (and its sha256) and the command that made it."""
-
-    spec_name: str
-    source: str
-    sha256: str
-    command: str | None = None
 
 
 def emit_source(
@@ -42,11 +32,12 @@ def emit_source(
     framework: str,
     runtime: Path,
     footer: str,
-    provenance: Provenance | None = None,
+    origin: ModelRef | None = None,
+    command: str | None = None,
 ) -> str:
     """The whole generated file for ``network``: header, runtime, ARCHITECTURE, then ``footer``."""
     parts = [
-        header(network, framework, provenance),
+        header(network, framework, origin, command),
         inline_modules(runtime.read_text(encoding="utf-8"), Path(table_module.__file__).read_text("utf-8")),
         "ARCHITECTURE = " + architecture_literal(network) + "\n",
         footer.lstrip("\n"),
@@ -63,7 +54,7 @@ def comment_text(text: str, room: int = MAX_LINE) -> str:
     return safe if len(safe) <= room else safe[: max(room - 3, 0)] + "..."
 
 
-def header(network: Network, framework: str, provenance: Provenance | None) -> str:
+def header(network: Network, framework: str, origin: ModelRef | None, command: str | None) -> str:
     """Comment lines naming the generator, the spec (file and sha256), the resolution and the command."""
     m = network.multipliers
     how = f"phi {m.phi:g}" if m.phi is not None else (f"variant {m.variant}" if m.variant else "base")
@@ -72,13 +63,13 @@ def header(network: Network, framework: str, provenance: Provenance | None) -> s
         f"Resolved: {how}, width x{m.width:.6g}, depth x{m.depth:.6g}, {network.resolution} px, "
         f"profile {m.profile or 'default'}, padding {network.padding}",
     ]
-    if provenance is None:
+    if origin is None:
         lines.append("Spec: not recorded (generated from a Network object)")
     else:
-        lines.append(f"Spec: {provenance.spec_name!r} from {provenance.source}")
-        lines.append(f"Spec sha256: {provenance.sha256}")
-        if provenance.command:
-            lines.append(f"Regenerate: {provenance.command}")
+        lines.append(f"Spec: {origin.spec.name!r} from {origin.source}")
+        lines.append(f"Spec sha256: {origin.sha256}")
+    if command:
+        lines.append(f"Regenerate: {command}")
     lines.append("Edit ARCHITECTURE (one row per block) to change the network; build_model() builds it.")
     return "\n".join("# " + comment_text(line, MAX_LINE - 2) for line in lines)
 
@@ -142,7 +133,7 @@ def literal(value: object) -> str:
         return "[" + ", ".join(literal(v) for v in value) + "]"
     if isinstance(value, tuple):
         return "(" + ", ".join(literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
-    if isinstance(value, (bool, int, float)) or value is None:
+    if isinstance(value, (str, bool, int, float)) or value is None:
         return repr(value)
     raise SpecError([("network", f"the architecture table holds a {type(value).__name__}, not plain data")])
 

@@ -7,7 +7,7 @@ show every figure at once and name the checks that failed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -32,13 +32,8 @@ class Check:
     message: str = ""
 
     def as_dict(self) -> dict:
-        return {
-            "check": self.name,
-            "subject": self.subject,
-            "ok": self.ok,
-            "figures": self.figures,
-            "message": self.message,
-        }
+        data = asdict(self)
+        return {"check": data.pop("name"), **data}
 
 
 def failed(name: str, subject: str, error: BaseException) -> Check:

@@ -74,10 +74,7 @@ OPTIONS = (
         dest="resolution", type=int, metavar="N", where=(PYTEST,), help="input size (default: each variant's)"
     ),
     Option(
-        dest="profile",
-        metavar="NAME",
-        where=(PYTEST,),
-        help="convention profile to resolve with (e.g. keras)",
+        dest="profile", metavar="NAME", where=(PYTEST,), help="convention profile to resolve with (keras)"
     ),
     Option(
         dest="random_profile",

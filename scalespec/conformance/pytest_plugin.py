@@ -18,55 +18,9 @@ SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def pytest_addoption(parser) -> None:
-    group = parser.getgroup("scalespec", "scalespec conformance of spec files")
-    group.addoption(
-        "--scalespec-specs",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="spec files or folders whose specs scalespec conformance checks (repeatable)",
-    )
-    group.addoption(
-        "--scalespec-backends",
-        default=None,
-        metavar="LIST",
-        help="comma-separated backends (default torch,tensorflow)",
-    )
-    group.addoption(
-        "--scalespec-resolution",
-        type=int,
-        default=None,
-        metavar="N",
-        help="input size (default: each variant's)",
-    )
-    group.addoption(
-        "--scalespec-profile",
-        default=None,
-        metavar="NAME",
-        help="convention profile to resolve with (e.g. keras)",
-    )
-    group.addoption(
-        "--scalespec-variants",
-        default="default",
-        metavar="LIST",
-        help="'default' (the spec's default variant), 'all', or a comma list",
-    )
-    group.addoption(
-        "--scalespec-device",
-        default="cpu",
-        choices=["cpu", "cuda"],
-        help="cuda: each framework that sees a GPU runs there, TF32 off",
-    )
-    group.addoption(
-        "--scalespec-seed", type=int, default=0, metavar="S", help="seed of the random weights and input"
-    )
-    group.addoption(
-        "--scalespec-random",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also conform N Hypothesis-generated random specs",
-    )
+    from .options import add_pytest_options
+
+    add_pytest_options(parser.getgroup("scalespec", "scalespec conformance of spec files"))
 
 
 def _active(config) -> bool:
@@ -178,7 +132,7 @@ class SpecItem(pytest.Item):
             parse_backends(opt("scalespec_backends")),
             identity=identity,
             device=opt("scalespec_device"),
-            seed=opt("scalespec_seed"),
+            seed=opt("scalespec_seed") or 0,
         )
         self.user_properties.append(("scalespec", report.as_dict()))
         if not report.ok:
@@ -190,7 +144,11 @@ class SpecItem(pytest.Item):
     def repr_failure(self, excinfo, style=None):
         from ..errors import SpecError
 
-        if isinstance(excinfo.value, (ConformanceError, SpecError)):
+        if isinstance(excinfo.value, SpecError):
+            from .options import PYTEST, with_flag_names
+
+            return str(with_flag_names(excinfo.value, PYTEST))
+        if isinstance(excinfo.value, ConformanceError):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style)
 

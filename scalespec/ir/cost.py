@@ -185,35 +185,22 @@ class StageRow:
 def stage_rows(network: Network, cost: NetworkCost) -> list[StageRow]:
     """Per-group summary rows: stem, every stage, head, pre_logits and classifier, with their costs."""
 
-    def conv_row(group: str, conv: Conv) -> StageRow:
+    def single(group: str, layer: Conv | Linear) -> StageRow:
+        conv = isinstance(layer, Conv)
         return StageRow(
             group=group,
             blocks=1,
-            kind="conv",
-            in_channels=conv.in_channels,
-            out_channels=conv.out_channels,
+            kind="conv" if conv else "linear",
+            in_channels=layer.in_channels if conv else layer.in_features,
+            out_channels=layer.out_channels if conv else layer.out_features,
             expanded=None,
-            kernel=conv.kernel,
-            stride=conv.stride,
-            size=conv.out_size,
+            kernel=layer.kernel if conv else None,
+            stride=layer.stride if conv else None,
+            size=layer.out_size if conv else (),
             cost=cost.groups.get(group, Cost()),
         )
 
-    def linear_row(group: str, linear: Linear) -> StageRow:
-        return StageRow(
-            group=group,
-            blocks=1,
-            kind="linear",
-            in_channels=linear.in_features,
-            out_channels=linear.out_features,
-            expanded=None,
-            kernel=None,
-            stride=None,
-            size=(),
-            cost=cost.groups.get(group, Cost()),
-        )
-
-    rows = [conv_row("stem", network.stem)]
+    rows = [single("stem", network.stem)]
     for index in range(network.num_stages):
         blocks = network.stage(index)
         rows.append(
@@ -231,8 +218,8 @@ def stage_rows(network: Network, cost: NetworkCost) -> list[StageRow]:
             )
         )
     if network.head:
-        rows.append(conv_row("head", network.head))
+        rows.append(single("head", network.head))
     for group, linear in (("pre_logits", network.pre_logits), ("classifier", network.classifier)):
         if linear:
-            rows.append(linear_row(group, linear))
+            rows.append(single(group, linear))
     return rows

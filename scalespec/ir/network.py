@@ -80,37 +80,14 @@ class Block:
     out_size: tuple[int, int]
     ops: tuple[Op, ...]
 
-    @property
-    def kind(self) -> str:
-        return self.row.kind
+    def __getattr__(self, name: str):
+        """The row's fields read as block attributes (``block.in_channels``, ``block.residual``...)."""
+        if name.startswith("__") or name == "row":
+            raise AttributeError(name)
+        return getattr(self.row, ROW_ALIASES.get(name, name))
 
-    @property
-    def in_channels(self) -> int:
-        return self.row.in_channels
 
-    @property
-    def expanded_channels(self) -> int:
-        return self.row.mid_channels
-
-    @property
-    def out_channels(self) -> int:
-        return self.row.out_channels
-
-    @property
-    def kernel(self) -> int:
-        return self.row.kernel
-
-    @property
-    def stride(self) -> int:
-        return self.row.stride
-
-    @property
-    def residual(self) -> bool:
-        return self.row.residual
-
-    @property
-    def drop_path_rate(self) -> float:
-        return self.row.drop_path
+ROW_ALIASES = {"expanded_channels": "mid_channels", "drop_path_rate": "drop_path"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,12 +105,12 @@ class Linear:
 class Multipliers:
     """The scaling a network was resolved with, and the arguments that named it."""
 
-    width: float
-    depth: float
-    resolution: int
-    phi: float | None = None
-    variant: str | None = None
-    profile: str | None = None
+    width: float  # channel multiplier before rounding
+    depth: float  # repeat multiplier before rounding
+    resolution: int  # nominal input size
+    phi: float | None = None  # the compound coefficient, when one was given
+    variant: str | None = None  # the named variant, when one was used
+    profile: str | None = None  # the convention profile applied
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,6 +178,7 @@ class Network:
         classifier = LinearRow(self.num_features, self.num_classes, None, self.dropout)
         return {
             "name": self.name,
+            "resolution": self.resolution,
             "padding": self.padding,
             "bn_eps": self.norm_eps,
             "bn_momentum": self.norm_momentum,

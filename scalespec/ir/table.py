@@ -126,6 +126,7 @@ class Architecture(NamedTuple):
     """A whole table, read and checked: stem, stages of blocks, head, pre-logits, classifier."""
 
     name: str
+    resolution: int  # the nominal input size the table was resolved for (any size runs)
     padding: str
     bn_eps: float
     bn_momentum: float
@@ -159,6 +160,7 @@ def read_architecture(table: dict, num_classes: int | None = None) -> Architectu
         classifier = classifier._replace(out_features=num_classes)
     arch = Architecture(
         name=str(table["name"]),
+        resolution=int(table["resolution"]),
         padding=table["padding"],
         bn_eps=float(table["bn_eps"]),
         bn_momentum=float(table["bn_momentum"]),

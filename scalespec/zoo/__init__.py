@@ -63,40 +63,20 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def resolve_model(
-    model: str,
-    *,
-    variant: str | None = None,
-    phi: float | None = None,
-    width: float | None = None,
-    depth: float | None = None,
-    resolution: int | None = None,
-    profile: str | None = None,
-    num_classes: int | None = None,
-) -> tuple[ModelRef, Network]:
-    """Resolve what a MODEL_OR_FILE argument and the --variant/--phi/... options name.
+def resolve_model(model: str, *, variant: str | None = None, **options) -> tuple[ModelRef, Network]:
+    """Resolve what a MODEL_OR_FILE argument and its options name (``options`` as ``resolve``'s).
 
-    A zoo name's own variant is used unless ``phi`` is given; naming a different ``variant``
-    as well is an error rather than a silent choice.
+    A zoo name's own variant is used unless phi or width/depth are given; naming a different
+    ``variant`` as well is an error rather than a silent choice.
     """
     ref = load_model(model)
     if variant and ref.variant and variant != ref.variant:
         raise SpecError(
             [("variant", f"{model} already names variant {ref.variant!r}; got --variant {variant}")]
         )
-    if phi is None and width is None and depth is None:
+    if all(options.get(name) is None for name in ("phi", "width", "depth")):
         variant = variant or ref.variant
-    network = resolve(
-        ref.spec,
-        variant=variant,
-        phi=phi,
-        width=width,
-        depth=depth,
-        resolution=resolution,
-        profile=profile,
-        num_classes=num_classes,
-    )
-    return ref, network
+    return ref, resolve(ref.spec, variant=variant, **options)
 
 
 def zoo_models() -> list[str]:

@@ -8,7 +8,7 @@ from hypothesis import Phase, given, settings
 pytest.importorskip("torch")
 pytest.importorskip("tensorflow")
 
-from scalespec.conformance.runner import conform_case  # noqa: E402
+from scalespec.conformance.random_specs import conform_case  # noqa: E402
 from scalespec.conformance.strategies import cases  # noqa: E402
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from ...ir.network import Network
+from ...zoo import ModelRef
 from ..base import Measured, Weights
-from ..source import Provenance
 
 
 class TensorFlowBackend:
@@ -39,11 +39,11 @@ class TensorFlowBackend:
 
         return build(network, num_classes=num_classes)
 
-    def emit(self, network: Network, *, provenance: Provenance | None = None) -> str:
+    def emit(self, network: Network, *, origin: ModelRef | None = None, command: str | None = None) -> str:
         """Standalone Keras source defining ``build_model(num_classes=None)``."""
         from .emit import emit
 
-        return emit(network, provenance=provenance)
+        return emit(network, origin=origin, command=command)
 
     def export_weights(self, model: Any) -> Weights:
         """Canonical weights of ``model``."""

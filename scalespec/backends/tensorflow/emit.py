@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...ir.network import Network
-from ..source import Provenance, emit_source
+from ...zoo import ModelRef
+from ..source import emit_source
 
 RUNTIME_PATH = Path(__file__).with_name("runtime.py")
 
@@ -16,13 +17,24 @@ def build_model(num_classes: int | None = None) -> keras.Model:
     return build_keras_model(read_architecture(ARCHITECTURE, num_classes))
 
 
-if __name__ == "__main__":
-    build_model().summary()
+if __name__ == "__main__":  # run once on a blank image at the nominal size
+    import math
+
+    model = build_model()
+    size = ARCHITECTURE["resolution"]
+    out = model(keras.ops.zeros((1, size, size, ARCHITECTURE["stem"]["in_channels"])))
+    params = sum(math.prod(w.shape) for w in model.trainable_weights)
+    print(f"{ARCHITECTURE['name']}: output {tuple(out.shape)}, {params} parameters")
 '''
 
 
-def emit(network: Network, *, provenance: Provenance | None = None) -> str:
+def emit(network: Network, *, origin: ModelRef | None = None, command: str | None = None) -> str:
     """Standalone source importing only Keras and defining ``build_model(num_classes=None)``."""
     return emit_source(
-        network, framework="TensorFlow/Keras", runtime=RUNTIME_PATH, footer=FOOTER, provenance=provenance
+        network,
+        framework="TensorFlow/Keras",
+        runtime=RUNTIME_PATH,
+        footer=FOOTER,
+        origin=origin,
+        command=command,
     )

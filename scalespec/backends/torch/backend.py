@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from ...ir.network import Network
+from ...zoo import ModelRef
 from ..base import Measured, Weights
-from ..source import Provenance
 from . import build as _build
 from . import emit as _emit
 from . import measure as _measure
@@ -31,8 +31,8 @@ class TorchBackend:
     def build(self, network: Network, *, num_classes: int | None = None) -> torch.nn.Module:
         return _build.build(network, num_classes=num_classes)
 
-    def emit(self, network: Network, *, provenance: Provenance | None = None) -> str:
-        return _emit.emit(network, provenance=provenance)
+    def emit(self, network: Network, *, origin: ModelRef | None = None, command: str | None = None) -> str:
+        return _emit.emit(network, origin=origin, command=command)
 
     def export_weights(self, model: Any) -> Weights:
         return _weights.export_weights(model)

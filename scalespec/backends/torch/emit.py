@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...ir.network import Network
-from ..source import Provenance, emit_source
+from ...zoo import ModelRef
+from ..source import emit_source
 
 RUNTIME_PATH = Path(__file__).with_name("runtime.py")
 
@@ -15,17 +16,18 @@ def build_model(num_classes: int | None = None) -> ScaledNet:
     return ScaledNet(read_architecture(ARCHITECTURE, num_classes)).eval()
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # run once on a blank image at the nominal size
     model = build_model()
-    size = 224
+    size = ARCHITECTURE["resolution"]
     with torch.no_grad():
         out = model(torch.zeros(1, ARCHITECTURE["stem"]["in_channels"], size, size))
-    print(ARCHITECTURE["name"], tuple(out.shape), sum(p.numel() for p in model.parameters()), "parameters")
+    params = sum(p.numel() for p in model.parameters())
+    print(f"{ARCHITECTURE['name']}: output {tuple(out.shape)}, {params} parameters")
 '''
 
 
-def emit(network: Network, *, provenance: Provenance | None = None) -> str:
+def emit(network: Network, *, origin: ModelRef | None = None, command: str | None = None) -> str:
     """Standalone source importing only torch and defining ``build_model(num_classes=None)``."""
     return emit_source(
-        network, framework="PyTorch", runtime=RUNTIME_PATH, footer=FOOTER, provenance=provenance
+        network, framework="PyTorch", runtime=RUNTIME_PATH, footer=FOOTER, origin=origin, command=command
     )

@@ -1,0 +1,307 @@
+"""The backend contract: every registered backend keeps the same promises, checked by one suite.
+
+A new backend passes by being registered in scalespec.backends (BACKEND_NAMES); nothing here
+names a framework. Framework-specific behaviour (padding by hand, layouts, exports) stays in
+the framework's own test files.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from scalespec.backends import BACKEND_NAMES, get_backend
+from scalespec.backends.base import Backend
+from scalespec.backends.source import load_generated
+from scalespec.conformance.checks import random_input, random_weights
+from scalespec.errors import SpecError
+from scalespec.files import load_safetensors, save_safetensors
+from scalespec.ir.cost import network_cost
+from scalespec.ir.network import Network, conv_output_size
+from scalespec.ir.resolve import resolve
+from scalespec.ir.weights import tensor_specs
+from scalespec.spec.io import parse_spec
+from scalespec.zoo import load_model, resolve_model
+
+TINY = yaml.safe_load((Path(__file__).parents[1] / "data" / "tiny_all_blocks.yaml").read_text())
+HOSTILE = "x\"\"\"\n__import__('os').system('touch MARK')\n#''' \\\" {ARCHITECTURE} \x00\u2028"
+
+
+def _backend(name: str) -> Backend:
+    backend = get_backend(name)
+    if not backend.available():
+        pytest.skip(f"{name}'s framework is not installed")
+    return backend
+
+
+@pytest.fixture(params=BACKEND_NAMES)
+def backend(request) -> Backend:
+    return _backend(request.param)
+
+
+def tiny(padding: str = "symmetric", **overrides) -> Network:
+    return resolve(parse_spec({**TINY, "padding": padding, **overrides}))
+
+
+def b0(resolution: int = 32, profile: str | None = None) -> Network:
+    return resolve_model("efficientnet-b0", resolution=resolution, profile=profile)[1]
+
+
+def loaded(backend: Backend, network: Network, seed: int = 0):
+    model = backend.build(network)
+    backend.import_weights(model, random_weights(network, seed))
+    return model
+
+
+# Runs a generated file as a script with scalespec unimportable, so it can lean on nothing else.
+RUN_ALONE = """
+import runpy, sys
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition('.')[0] == 'scalespec':
+            raise ImportError('scalespec must not be needed')
+sys.meta_path.insert(0, Refuse())
+runpy.run_path(sys.argv[1], run_name='__main__')
+"""
+
+
+def run_alone(path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""}
+    return subprocess.run(
+        [sys.executable, "-c", RUN_ALONE, str(path)],
+        cwd=path.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+# ---------------------------------------------------------------- protocol
+
+
+def test_protocol(backend):
+    assert isinstance(backend, Backend)
+    assert backend.name in BACKEND_NAMES and backend.available()
+    assert isinstance(backend.version(), str) and backend.version()
+    assert backend.devices()[0] == "cpu"
+    assert backend.use_device("cpu") == "cpu"
+
+
+# ---------------------------------------------------------------- names, shapes, weights
+
+
+@pytest.mark.parametrize("padding", ["symmetric", "same"])
+def test_canonical_names_and_shapes_follow_the_ir(backend, padding):
+    network = tiny(padding)
+    exported = backend.export_weights(backend.build(network))
+    specs = tensor_specs(network)
+    assert list(exported) == list(specs)
+    assert {k: v.shape for k, v in exported.items()} == {k: s.shape for k, s in specs.items()}
+    assert all(v.dtype == np.float32 for v in exported.values())
+
+
+def test_zoo_names_follow_the_ir(backend):
+    network = b0()
+    names = list(backend.export_weights(backend.build(network)))
+    assert names == list(tensor_specs(network))
+    assert "stages.2.1.expand.bn.running_var" in names and "stages.0.0.se.reduce.bias" in names
+
+
+def test_weights_round_trip_exactly(backend, tmp_path):
+    network = tiny("same")
+    weights = random_weights(network, 3)
+    model = loaded(backend, network, 3)
+    exported = backend.export_weights(model)
+    assert all(np.array_equal(exported[name], weights[name]) for name in weights)
+    path = save_safetensors(exported, tmp_path / "w.safetensors")
+    again = backend.build(network)
+    backend.import_weights(again, load_safetensors(path))
+    x = random_input(network, 31, seed=1)
+    np.testing.assert_array_equal(backend.forward(model, x), backend.forward(again, x))
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda w: w.pop("stages.3.0.se.reduce.bias"), r"stages\.3\.0\.se\.reduce\.bias: missing"),
+        (
+            lambda w: w.update({"stages.9.0.conv.weight": np.zeros(3, "float32")}),
+            r"stages\.9\.0\.conv\.weight",
+        ),
+        (
+            lambda w: w.update({"head.conv.weight": np.zeros((32, 24, 1, 2), "float32")}),
+            r"head\.conv\.weight: shape \(32, 24, 1, 2\), expected \(32, 24, 1, 1\)",
+        ),
+    ],
+    ids=["missing", "extra", "shape"],
+)
+def test_weight_errors_name_the_tensor(backend, change, match):
+    network = tiny()
+    model = backend.build(network)
+    weights = random_weights(network, 0)
+    change(weights)
+    with pytest.raises(SpecError, match=match):
+        backend.import_weights(model, weights)
+
+
+# ---------------------------------------------------------------- running
+
+
+@pytest.mark.parametrize("padding", ["symmetric", "same"])
+@pytest.mark.parametrize("height, width", [(30, 30), (31, 36)])
+def test_any_input_size_gives_the_ir_output(backend, padding, height, width):
+    network = tiny(padding)
+    model = loaded(backend, network)
+    x = np.random.default_rng(0).standard_normal((2, 3, height, width)).astype(np.float32)
+    assert backend.forward(model, x).shape == (2, network.num_classes)
+    for size in (height, width):  # the IR predicts every conv's output size; here only the count
+        for conv in network.convs():
+            size = conv_output_size(size, conv.kernel, conv.stride, padding)
+        assert size >= 1
+
+
+def test_eval_is_deterministic(backend):
+    network = tiny()
+    model = loaded(backend, network)
+    x = random_input(network, 32, seed=2)
+    np.testing.assert_array_equal(backend.forward(model, x), backend.forward(model, x))
+
+
+# ---------------------------------------------------------------- num_classes: one rule
+
+
+def test_num_classes_rule(backend):
+    network = tiny()
+    x = random_input(network, 24, seed=0, batch=2)
+    assert backend.forward(backend.build(network), x).shape == (2, network.num_classes)
+    assert backend.forward(backend.build(network, num_classes=3), x).shape == (2, 3)
+    assert backend.forward(backend.build(network, num_classes=0), x).shape == (2, network.num_features)
+    # a spec without a classifier gets one when asked, with the spec's dropout
+    headless = tiny(classifier={"num_classes": 0, "dropout": 0.3})
+    assert headless.classifier is None
+    built = backend.build(headless, num_classes=5)
+    names = list(backend.export_weights(built))
+    assert names == list(tensor_specs(tiny(classifier={"num_classes": 5, "dropout": 0.3})))
+    assert backend.forward(built, x).shape == (2, 5)
+    for bad in (-1, 2.5, True):
+        with pytest.raises(SpecError, match="num_classes"):
+            backend.build(network, num_classes=bad)
+
+
+def test_num_classes_equals_resolving_with_it(backend):
+    """build(num_classes=N) and resolve(..., num_classes=N) make the same tensors."""
+    spec = parse_spec(TINY)
+    for n in (0, 4):
+        built = backend.export_weights(backend.build(resolve(spec), num_classes=n))
+        resolved = tensor_specs(resolve(spec, num_classes=n))
+        assert {k: v.shape for k, v in built.items()} == {k: s.shape for k, s in resolved.items()}
+
+
+# ---------------------------------------------------------------- generated files
+
+
+@pytest.mark.parametrize("padding", ["symmetric", "same"])
+def test_generated_equals_built(backend, tmp_path, padding):
+    network = tiny(padding)
+    path = tmp_path / f"generated_{backend.name}_{padding}.py"
+    path.write_text(backend.emit(network), encoding="utf-8")
+    generated = load_generated(path).build_model()
+    built = loaded(backend, network, seed=5)
+    backend.import_weights(generated, backend.export_weights(built))
+    x = random_input(network, 29, seed=6)
+    np.testing.assert_array_equal(backend.forward(generated, x), backend.forward(built, x))
+
+
+def test_generated_num_classes_rule(backend, tmp_path):
+    network = tiny(classifier={"num_classes": 0, "dropout": 0.2})
+    path = tmp_path / f"headless_{backend.name}.py"
+    path.write_text(backend.emit(network), encoding="utf-8")
+    module = load_generated(path)
+    x = random_input(network, 24, seed=0)
+    assert backend.forward(module.build_model(), x).shape == (2, network.num_features)
+    assert backend.forward(module.build_model(num_classes=6), x).shape == (2, 6)
+    with pytest.raises(ValueError, match="num_classes"):
+        module.build_model(num_classes=-2)
+
+
+def test_generated_file_imports_only_its_framework_and_runs_alone(backend, tmp_path):
+    network = tiny("same")
+    path = tmp_path / f"alone_{backend.name}.py"
+    path.write_text(backend.emit(network), encoding="utf-8")
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.partition(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module.partition(".")[0])
+    frameworks = imported - set(sys.stdlib_module_names)
+    assert "scalespec" not in imported and len(frameworks) >= 1
+    assert frameworks <= {"torch", "keras", "tensorflow"}, frameworks
+    done = run_alone(path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    params = network_cost(network).total.params
+    assert f"{network.name}: output (1, {network.num_classes}), {params} parameters" in done.stdout
+
+
+def test_hostile_name_stays_data(backend, tmp_path):
+    benign = ast.parse(backend.emit(tiny(name="benign")))
+    network = tiny(name=HOSTILE)
+    source = backend.emit(network)
+    tree = ast.parse(source)
+    calls = {ast.unparse(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    assert calls == {ast.unparse(n.func) for n in ast.walk(benign) if isinstance(n, ast.Call)}
+    table = next(n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "ARCHITECTURE")
+    assert ast.literal_eval(table.value)["name"] == HOSTILE
+    path = tmp_path / f"hostile_{backend.name}.py"
+    path.write_text(source, encoding="utf-8")
+    done = run_alone(path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not (tmp_path / "MARK").exists()
+
+
+def test_generated_b0_reads_as_a_table(backend):
+    ref, network = resolve_model("efficientnet-b0")
+    source = backend.emit(network, origin=ref, command="scalespec generate efficientnet-b0")
+    lines = source.splitlines()
+    assert lines[0].startswith("# Generated by scalespec ")
+    head = "\n".join(lines[:8])
+    assert ref.sha256 in head and "zoo/efficientnet.yaml" in head and "variant b0" in head
+    assert "Regenerate: scalespec generate efficientnet-b0" in head
+    assert max(len(line) for line in lines) <= 120
+    assert not re.search(r"\d\.\d*0000000\d", source)  # no float noise such as 0.07500000000000001
+    rows = [line.strip() for line in lines if re.match(r'\s+\("(mbconv|fused_mbconv|ds|conv)",', line)]
+    assert len(rows) == len(network.blocks) == 16
+    assert all(row.startswith('("mbconv",') for row in rows)
+
+
+def test_a_broken_chain_names_the_row(backend, tmp_path):
+    network = tiny()
+    source = backend.emit(network)
+    first = network.stage(1)[0].row  # stages[1][0]: make its input width disagree with the row before
+    broken = re.sub(
+        rf'(\("{first.kind}",\s*{first.kernel},\s*{first.stride},\s*){first.in_channels},',
+        rf"\g<1>{first.in_channels + 1},",
+        source,
+        count=1,
+    )
+    assert broken != source
+    path = tmp_path / f"broken_{backend.name}.py"
+    path.write_text(broken, encoding="utf-8")
+    with pytest.raises(ValueError, match=r"stages\[1\]\[0\]: input width"):
+        load_generated(path).build_model()
+
+
+def test_zoo_model_names_match_across_profiles(backend):
+    for profile in (None, "keras"):
+        network = b0(32, profile)
+        assert list(backend.export_weights(backend.build(network))) == list(tensor_specs(network))
+    assert load_model("efficientnet-b0").variant == "b0"
