@@ -19,18 +19,13 @@ def cpu_model() -> str:
 
 
 def build_emitted(source: str, **kwargs):
-    """Execute generated source as its own module file and return ``build_model(**kwargs)``.
-
-    This is what a user does with the file ``scalespec generate`` writes.
-    """
-    import importlib.util
+    """Write generated source to a file, import it as a user would, and return ``build_model(**kwargs)``."""
     import tempfile
     from pathlib import Path
+
+    from scalespec.backends.source import load_generated
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "generated_model.py"
         path.write_text(source, encoding="utf-8")
-        spec = importlib.util.spec_from_file_location("generated_model", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.build_model(**kwargs)
+        return load_generated(path).build_model(**kwargs)

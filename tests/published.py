@@ -1,7 +1,7 @@
 """Published EfficientNet figures, the expectations count tests hold scalespec to.
 
-They are copied from the team's shared reference file (../shared/reference/published-efficientnet.json,
-beside the repository in a developer's checkout and in CI) so the checks also run where that
+They are copied from the published reference file (shared/reference/published-efficientnet.json,
+beside the repository where it is available) so the checks also run where that
 file is absent; tests/test_zoo_counts.py keeps the copy in sync with the file whenever it is there.
 """
 

@@ -23,7 +23,7 @@ DERIVE_SCRIPT = Path(__file__).parent / "tools" / "derive_torchvision_counts.py"
 # network has no such layer, so Keras' count_params() is our params + BN buffers + 7.
 KERAS_NORMALIZATION_CONSTANTS = 3 + 3 + 1
 
-# EfficientNetV2 counts derived from torchvision 0.29.1 (torch 2.14.1, /work/tvenv) by
+# EfficientNetV2 counts derived from torchvision 0.29.1 (torch 2.14.1, in the parity venv .venv-tv of docs/performance.md) by
 # tests/tools/derive_torchvision_counts.py: torchvision.models.efficientnet_v2_{s,m,l}(weights=None),
 # params = sum(p.numel() for p in model.parameters()), MACs = conv + linear multiply-accumulates
 # (bias excluded) of one forward pass at 384/480/480 px, counted by forward hooks and checked

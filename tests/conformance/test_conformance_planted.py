@@ -109,14 +109,9 @@ def test_bn_eps(network, monkeypatch):
 def test_se_channel_rounding(network):
     """TensorFlow builds one SE with the squeeze width rounded up instead of floored."""
     block = next(b for b in network.blocks if any(isinstance(op, SqueezeExcite) for op in b.ops))
-    ops = tuple(
-        dataclasses.replace(op, squeeze_channels=op.squeeze_channels + 1)
-        if isinstance(op, SqueezeExcite)
-        else op
-        for op in block.ops
-    )
+    row = block.row._replace(se=block.row.se + 1)  # runtimes build blocks from their table rows
     planted = dataclasses.replace(
-        network, blocks=tuple(dataclasses.replace(b, ops=ops) if b is block else b for b in network.blocks)
+        network, blocks=tuple(dataclasses.replace(b, row=row) if b is block else b for b in network.blocks)
     )
     report, failed = _failed(network, tensorflow=planted)
     assert "params" in failed and "weights" in failed

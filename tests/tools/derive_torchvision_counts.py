@@ -1,8 +1,8 @@
 """Re-derive EfficientNetV2-S/M/L reference counts from torchvision's own models.
 
-Run it where torchvision is installed (this project uses /work/tvenv):
+Run it where torchvision is installed (the parity venv .venv-tv of docs/performance.md):
 
-    /work/tvenv/bin/python tests/tools/derive_torchvision_counts.py [--write]
+    PYTHONPATH=. .venv-tv/bin/python tests/tools/derive_torchvision_counts.py [--write]
 
 For each of efficientnet_v2_s/m/l(weights=None) it prints the trainable parameter count,
 the conv + linear multiply-accumulates at the eval crop (384/480/480; bias excluded),
