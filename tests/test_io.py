@@ -9,8 +9,8 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from random_specs import spec_dicts, specs
 
+from scalespec.conformance.strategies import spec_data, specs
 from scalespec.errors import SpecError
 from scalespec.spec.io import dump_spec, json_schema, load_spec, parse_spec, parse_text
 from scalespec.spec.network import NetworkSpec
@@ -34,12 +34,12 @@ def test_zoo_specs_round_trip_exactly(family: str, fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@given(spec=specs)
+@given(spec=specs(free_text=True))
 def test_random_specs_round_trip_exactly(spec: NetworkSpec, fmt: str) -> None:
     _assert_round_trip(spec, fmt)
 
 
-@given(spec_dicts)
+@given(spec_data(free_text=True))
 def test_dump_keeps_exactly_what_the_author_wrote(document: dict) -> None:
     """Fields left out stay out of the dump (defaults are not frozen in); set ones come back as written."""
     assert yaml.safe_load(dump_spec(parse_spec(document))) == document
@@ -110,7 +110,7 @@ def test_json_schema_validates_the_zoo(family: str) -> None:
     assert errors == []
 
 
-@given(spec_dicts)
+@given(spec_data(free_text=True))
 def test_json_schema_accepts_every_valid_spec(document: dict) -> None:
     """Whatever the pydantic models accept, an editor using the schema accepts too."""
     validator = _validator()

@@ -7,8 +7,8 @@ import math
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from random_specs import specs
 
+from scalespec.conformance.strategies import specs
 from scalespec.errors import SpecError
 from scalespec.ir.cost import network_cost
 from scalespec.ir.network import Network, SqueezeExcite, padding_amounts
@@ -33,7 +33,7 @@ def _resolve_or_skip(spec: NetworkSpec, **kwargs) -> Network:
         raise AssertionError("unreachable") from exc
 
 
-@given(specs)
+@given(specs())
 def test_channels_chain_through_blocks_and_ops(spec: NetworkSpec) -> None:
     """Each block takes the previous one's output; inside a block each op takes what flows."""
     net = _resolve_or_skip(spec)
@@ -62,7 +62,7 @@ def test_channels_chain_through_blocks_and_ops(spec: NetworkSpec) -> None:
     assert net.num_classes == spec.classifier.num_classes
 
 
-@given(specs, st.integers(8, 64))
+@given(specs(), st.integers(8, 64))
 def test_spatial_sizes_follow_strides(spec: NetworkSpec, resolution: int) -> None:
     """Every odd-kernel conv maps n to ceil(n / stride) under both padding modes; SE keeps the size."""
     net = _resolve_or_skip(spec, resolution=resolution)
@@ -83,7 +83,7 @@ def test_spatial_sizes_follow_strides(spec: NetworkSpec, resolution: int) -> Non
         assert net.head.in_size == net.head.out_size == size
 
 
-@given(specs, st.integers(8, 64))
+@given(specs(), st.integers(8, 64))
 def test_cost_rows_follow_the_ir_sizes(spec: NetworkSpec, resolution: int) -> None:
     """The cost model, recomputing sizes at another resolution, agrees with the IR resolved there."""
     nominal = _resolve_or_skip(spec)
@@ -111,7 +111,7 @@ def test_padding_amounts_match_the_conventions(size: int, kernel: int, stride: i
         assert (size + before + after - kernel) // stride + 1 == _ceil_div(size, stride)
 
 
-@given(specs)
+@given(specs())
 def test_residual_exactly_when_shapes_allow(spec: NetworkSpec) -> None:
     """A block adds its input only at stride 1 with in == out, for residual-capable kinds set to auto."""
     net = _resolve_or_skip(spec)
@@ -124,7 +124,7 @@ def test_residual_exactly_when_shapes_allow(spec: NetworkSpec) -> None:
             assert block.in_size == block.out_size
 
 
-@given(specs)
+@given(specs())
 def test_drop_path_rates_grow_and_stay_below_the_network_rate(spec: NetworkSpec) -> None:
     """Residual blocks get drop_path_rate * index / count (torchvision's rule); others get none."""
     net = _resolve_or_skip(spec)
@@ -146,7 +146,7 @@ def _ops(net: Network) -> list:
     return [op for op in (net.stem, *inner, net.head, net.pre_logits, net.classifier) if op is not None]
 
 
-@given(specs)
+@given(specs())
 def test_canonical_tensor_names_are_unique(spec: NetworkSpec) -> None:
     """No two ops share a name, so no tensor of one op overwrites another's."""
     net = _resolve_or_skip(spec)
@@ -162,7 +162,7 @@ def _cost_at_phi(spec: NetworkSpec, phi: float) -> tuple[int, int]:
     return total.params, total.macs
 
 
-@given(specs, st.floats(0, 3), st.floats(0, 3))
+@given(specs(), st.floats(0, 3), st.floats(0, 3))
 def test_params_and_macs_grow_with_phi_for_random_specs(spec: NetworkSpec, p1: float, p2: float) -> None:
     """With the default coefficients (all >= 1), a larger phi never shrinks the network."""
     lo, hi = sorted((p1, p2))
@@ -181,7 +181,7 @@ def test_params_and_macs_grow_with_phi_for_the_zoo(family: str) -> None:
     assert counts[0] < counts[-1]
 
 
-@given(specs, st.integers(8, 64), st.integers(8, 64))
+@given(specs(), st.integers(8, 64), st.integers(8, 64))
 def test_macs_grow_with_resolution_and_params_do_not_change(spec: NetworkSpec, r1: int, r2: int) -> None:
     """A larger input never lowers MACs; parameter and buffer counts do not depend on it."""
     lo, hi = sorted((r1, r2))

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from keras_weights import randomize_keras
+from weights import randomised
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 pytest.importorskip("tensorflow")
@@ -25,11 +25,6 @@ TINY = yaml.safe_load((Path(__file__).parent / "data" / "tiny_all_blocks.yaml").
 
 def tiny(padding: str = "symmetric", **overrides) -> Network:
     return resolve(parse_spec({**TINY, "padding": padding, **overrides}))
-
-
-def randomize(model: keras.Model, seed: int = 0) -> None:
-    """Random weights everywhere, BN statistics included, so no tensor goes unchecked."""
-    randomize_keras(model, np.random.default_rng(seed))
 
 
 def one_conv(kernel: int, stride: int, padding: str, size: int) -> Network:
@@ -150,8 +145,7 @@ def test_bn_momentum_means_pytorch_weight_of_new_batch():
 
 
 def test_train_vs_eval():
-    model = BACKEND.build(tiny())
-    randomize(model)
+    model = randomised("tensorflow", tiny())
     x = nchw(np.random.default_rng(1), 4, 3, 32)
     eval_a = BACKEND.forward(model, x)
     assert np.array_equal(eval_a, BACKEND.forward(model, x))
@@ -194,8 +188,7 @@ def test_layer_names_work_on_every_keras_backend():
 
 def test_weights_layouts_follow_pytorch():
     network = tiny()
-    model = BACKEND.build(network)
-    randomize(model, seed=4)
+    model = randomised("tensorflow", network, seed=4)
     weights = BACKEND.export_weights(model)
     dw = model.get_layer("stages__1__0__dw__conv").kernel.numpy()  # (kh, kw, in, 1)
     np.testing.assert_array_equal(weights["stages.1.0.dw.conv.weight"][5, 0], dw[:, :, 5, 0])
@@ -214,8 +207,7 @@ def test_matches_torch_backend(padding, size):
     from scalespec.backends.torch import BACKEND as TORCH
 
     network = tiny(padding)
-    keras_model, torch_model = BACKEND.build(network), TORCH.build(network)
-    randomize(keras_model, seed=size)
+    keras_model, torch_model = randomised("tensorflow", network, seed=size), TORCH.build(network)
     TORCH.import_weights(torch_model, BACKEND.export_weights(keras_model))
     x = nchw(np.random.default_rng(size), 2, 3, size)
     np.testing.assert_allclose(

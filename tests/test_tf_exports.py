@@ -6,14 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from keras_weights import randomize_keras
+from weights import randomised
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 tf = pytest.importorskip("tensorflow")
 
 import keras  # noqa: E402
 
-from scalespec.backends.tensorflow import BACKEND  # noqa: E402
 from scalespec.ir.resolve import resolve  # noqa: E402
 from scalespec.spec.io import load_spec  # noqa: E402
 
@@ -28,9 +27,8 @@ TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}  # convention 7
 def model_and_data(request, tmp_path_factory):
     """The tiny all-blocks network with random weights and BN statistics, and its SavedModel."""
     network = resolve(load_spec(TINY).model_copy(update={"padding": request.param}))
-    model = BACKEND.build(network)
+    model = randomised("tensorflow", network)
     rng = np.random.default_rng(0)
-    randomize_keras(model, rng, positive=(0.8, 1.2))
     images = rng.normal(0, 1, (2, SIZE, SIZE + 1, 3)).astype("float32")  # even and odd sides
     expected = np.asarray(model(images, training=False))
     assert np.abs(expected).max() > 1e-2

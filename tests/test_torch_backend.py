@@ -10,9 +10,11 @@ torch = pytest.importorskip("torch")
 from _torch_nets import kitchen_sink, one_conv  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from weights import randomised  # noqa: E402
 
 from scalespec.backends import get_backend  # noqa: E402
 from scalespec.backends.torch import runtime  # noqa: E402
+from scalespec.conformance.checks import random_weights  # noqa: E402
 from scalespec.errors import SpecError  # noqa: E402
 from scalespec.files import load_safetensors  # noqa: E402
 from scalespec.ir.cost import network_cost  # noqa: E402
@@ -22,20 +24,6 @@ from scalespec.zoo import load_model, zoo_models  # noqa: E402
 
 pytestmark = pytest.mark.torch
 B = get_backend("torch")
-
-
-def randomise(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Give every parameter and BN statistic a random value, so wrong wiring shows in outputs."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if name.endswith("num_batches_tracked"):
-                continue
-            if name.endswith("running_var"):
-                tensor.copy_(torch.rand(tensor.shape, generator=gen) + 0.5)
-            else:
-                tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.2)
-    return model
 
 
 def zoo(name: str, resolution: int | None = None, profile: str | None = None):
@@ -91,7 +79,8 @@ def _hand_conv(x: np.ndarray, w: np.ndarray, stride: int, pads: tuple[int, int, 
     ],
 )
 def test_one_conv_network_by_hand(padding, pads):
-    model = B.build(one_conv(padding))
+    net = one_conv(padding)
+    model = B.build(net)
     x = np.arange(16, dtype=np.float32).reshape(4, 4) - 5.0
     w = np.array([[1, 2, 0], [-1, 3, 1], [0, 2, -2]], dtype=np.float32)
     with torch.no_grad():
@@ -99,7 +88,7 @@ def test_one_conv_network_by_hand(padding, pads):
         out = model.stem.conv(torch.from_numpy(x).view(1, 1, 4, 4))[0, 0].numpy()
     np.testing.assert_allclose(out, _hand_conv(x, w, 2, pads), rtol=1e-6)
     # the same conv through the whole network: BN set to identity, the 1x1 block conv to 1
-    model = randomise(model)
+    B.import_weights(model, random_weights(net, 0))
     with torch.no_grad():
         model.stem.conv.weight.copy_(torch.from_numpy(w).view(1, 1, 3, 3))
         for bn in (model.stem.bn, model.stages[0][0].conv.bn):
@@ -120,7 +109,7 @@ def test_same_and_symmetric_padding_differ_in_numbers_not_shapes(size):
     nets = [
         resolve(spec.model_copy(update={"padding": mode}), resolution=32) for mode in ("symmetric", "same")
     ]
-    sym, same = randomise(B.build(nets[0])), B.build(nets[1])
+    sym, same = randomised("torch", nets[0]), B.build(nets[1])
     B.import_weights(same, B.export_weights(sym))
     x = torch.randn(2, 3, size, size)
     with torch.no_grad():
@@ -132,7 +121,7 @@ def test_same_and_symmetric_padding_differ_in_numbers_not_shapes(size):
 
 def test_eval_is_deterministic_and_train_is_stochastic():
     net = kitchen_sink()
-    model = randomise(B.build(net))
+    model = randomised("torch", net)
     x = np.random.default_rng(0).standard_normal((4, 3, 32, 32)).astype(np.float32)
     e1, e2 = B.forward(model, x), B.forward(model, x)
     np.testing.assert_array_equal(e1, e2)
@@ -156,7 +145,7 @@ def test_drop_path_drops_whole_samples_and_rescales():
 
 def test_dropout_and_drop_path_only_in_train():
     net = kitchen_sink()
-    model = randomise(B.build(net))
+    model = randomised("torch", net)
     model.train()
     model.apply(lambda m: m.eval() if isinstance(m, torch.nn.BatchNorm2d) else None)
     x = torch.randn(2, 3, 32, 32)
@@ -170,7 +159,7 @@ def test_dropout_and_drop_path_only_in_train():
 
 
 def test_bn_uses_batch_statistics_in_train():
-    model = randomise(B.build(one_conv("same")))
+    model = randomised("torch", one_conv("same"))
     bn = model.stem.bn
     x = torch.randn(8, 1, 6, 6) * 3 + 2
     before = bn.running_mean.clone()

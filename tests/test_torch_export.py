@@ -11,6 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from _torch_nets import kitchen_sink, one_conv, tiny  # noqa: E402
+from weights import randomised  # noqa: E402
 
 from scalespec.backends import get_backend  # noqa: E402
 from scalespec.ir.resolve import resolve  # noqa: E402
@@ -21,27 +22,14 @@ B = get_backend("torch")
 RTOL, ATOL = 1e-4, 1e-5  # convention 7
 
 
-def randomised(net, seed: int = 0) -> torch.nn.Module:
-    """A built model whose weights and BN statistics are all random (so wiring errors show)."""
-    model = B.build(net)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if name.endswith("running_var"):
-                tensor.copy_(torch.rand(tensor.shape, generator=gen) + 0.5)
-            elif not name.endswith("num_batches_tracked"):
-                tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.2)
-    return model
-
-
 def b0(padding: str) -> torch.nn.Module:
     spec = load_model("efficientnet-b0").spec.model_copy(update={"padding": padding})
-    return randomised(resolve(spec, resolution=32))
+    return randomised("torch", resolve(spec, resolution=32))
 
 
 @pytest.mark.parametrize("padding", ["symmetric", "same"])
 def test_trace_follows_input_size(padding):
-    model = randomised(tiny(padding))
+    model = randomised("torch", tiny(padding))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(model, torch.randn(1, 3, 33, 33), check_trace=False)
@@ -54,7 +42,7 @@ def test_trace_follows_input_size(padding):
 @pytest.mark.parametrize("kernel, stride", [(3, 2), (5, 2), (7, 2)])
 def test_trace_of_one_conv_follows_input_size(kernel, stride):
     """With kernel >= stride the same-padding amounts stay size-dependent in a trace (odd and even)."""
-    model = randomised(one_conv("same", kernel=kernel, stride=stride))
+    model = randomised("torch", one_conv("same", kernel=kernel, stride=stride))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(model.stem, torch.randn(1, 1, 9, 9), check_trace=False)
@@ -77,7 +65,7 @@ def test_channels_last(padding):
 
 def test_torch_compile_smoke():
     net = tiny("same")
-    model = randomised(net)
+    model = randomised("torch", net)
     compiled = torch.compile(model)
     x = torch.randn(2, 3, 34, 34)
     with torch.no_grad():
@@ -88,7 +76,7 @@ def test_torch_compile_smoke():
 def test_onnx_export_matches_onnxruntime(padding):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    model = randomised(kitchen_sink(padding))
+    model = randomised("torch", kitchen_sink(padding))
     x = torch.randn(2, 3, 34, 34)
     buffer = io.BytesIO()
     with warnings.catch_warnings():

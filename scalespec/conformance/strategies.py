@@ -21,7 +21,7 @@ from ..spec.network import NetworkSpec
 ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 GATES: tuple[str, ...] = get_args(Gate)
 BLOCK_KINDS = ("mbconv", "fused_mbconv", "ds", "conv")
-KERNELS = (3, 1, 5)
+KERNELS = (3, 1, 5, 7)
 PROFILE_NAME = "alt"
 VARIANT_NAME = "v1"
 
@@ -129,12 +129,16 @@ def profiles(draw) -> dict:
 
 
 @st.composite
-def spec_data(draw, kinds: tuple[str, ...] | None = None) -> dict:
-    """A small spec as plain data; ``kinds`` forces the block kinds of the stages in order."""
+def spec_data(draw, kinds: tuple[str, ...] | None = None, free_text: bool = False) -> dict:
+    """A small spec as plain data; ``kinds`` forces the block kinds of the stages in order.
+
+    ``free_text`` draws the name, description and variant name as any text, for tests of
+    loading and dumping (every character must survive YAML and JSON).
+    """
     count = len(kinds) if kinds else draw(st.integers(min_value=1, max_value=3))
     stage_kinds = kinds or [None] * count
     data: dict = {
-        "name": "random",
+        "name": draw(st.text(min_size=1, max_size=20)) if free_text else "random",
         "input": {"channels": draw(st.sampled_from([3, 1, 2])), "resolution": draw(st.integers(8, 65))},
         "stem": {"out": draw(channels)},
         "stages": [draw(stages(kind)) for kind in stage_kinds],
@@ -164,17 +168,20 @@ def spec_data(draw, kinds: tuple[str, ...] | None = None) -> dict:
             )
         )
     )
+    if free_text:
+        _put(data, "description", draw(_maybe(st.text(max_size=40))))
     if variant is not None:
-        data["scaling"] = {"variants": {VARIANT_NAME: variant}}
+        name = draw(st.text(min_size=1, max_size=6)) if free_text else VARIANT_NAME
+        data["scaling"] = {"variants": {name: variant}}
     profile = draw(_maybe(profiles()))
     if profile is not None:
         data["profiles"] = {PROFILE_NAME: profile}
     return data
 
 
-def specs(kinds: tuple[str, ...] | None = None) -> st.SearchStrategy[NetworkSpec]:
+def specs(kinds: tuple[str, ...] | None = None, free_text: bool = False) -> st.SearchStrategy[NetworkSpec]:
     """Validated NetworkSpecs (parse_spec raises on a strategy bug, it never filters)."""
-    return spec_data(kinds).map(parse_spec)
+    return spec_data(kinds, free_text).map(parse_spec)
 
 
 @dataclass(frozen=True)
