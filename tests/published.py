@@ -33,3 +33,7 @@ PUBLISHED_COEFFICIENTS = {
     "b6": (1.8, 2.6, 528, 0.5),
     "b7": (2.0, 3.1, 600, 0.5),
 }
+# Batch-norm (eps, momentum) of torchvision's efficientnet_b0..b7: its efficientnet.py builds
+# B5-B7, whose weights were ported from TensorFlow, with norm_layer=partial(nn.BatchNorm2d,
+# eps=0.001, momentum=0.01), and B0-B4 with BatchNorm2d's defaults.
+TORCHVISION_BN = {f"b{i}": (1e-5, 0.1) for i in range(5)} | {f"b{i}": (1e-3, 0.01) for i in range(5, 8)}

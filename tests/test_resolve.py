@@ -281,3 +281,20 @@ def test_same_padding_sizes_differ_from_symmetric_only_in_padding() -> None:
         same = resolve(spec, variant="b0", resolution=res, profile="keras")
         assert [c.out_size for c in sym.convs()] == [c.out_size for c in same.convs()]
         assert sym.stem.out_size == (math.ceil(res / 2),) * 2
+
+
+def test_variant_norm_applies_unless_a_profile_sets_norm() -> None:
+    data = {
+        "name": "n",
+        "norm": {"eps": 1e-5, "momentum": 0.1},
+        "stages": [{"block": {"type": "conv", "out": 8}}],
+        "scaling": {"variants": {"big": {"width": 2.0, "norm": {"eps": 0.002, "momentum": 0.03}}}},
+        "profiles": {"tf": {"norm": {"eps": 0.004, "momentum": 0.05}}, "pad": {"padding": "same"}},
+    }
+    spec = parse_spec(data)
+    assert (resolve(spec).norm_eps, resolve(spec).norm_momentum) == (1e-5, 0.1)
+    big = resolve(spec, variant="big")
+    assert (big.norm_eps, big.norm_momentum) == (0.002, 0.03)
+    assert resolve(spec, variant="big", profile="pad").norm_eps == 0.002
+    assert resolve(spec, variant="big", profile="tf").norm_eps == 0.004
+    assert resolve(spec, phi=1.0).norm_eps == 1e-5

@@ -53,7 +53,7 @@ def test_wrong_model_is_a_spec_error_naming_the_tensor():
         map_published_keys(zoo("efficientnet-b3"), state)
 
 
-@pytest.mark.parametrize("tv_name", ["efficientnet_b0", "efficientnet_v2_s"])
+@pytest.mark.parametrize("tv_name", sorted(PAIRS))
 def test_torchvision_outputs_equal(tv_name):
     torch.manual_seed(0)
     reference = torchvision_model(tv_name)

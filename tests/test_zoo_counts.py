@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from published import PUBLISHED, PUBLISHED_COEFFICIENTS, REFERENCE
+from published import PUBLISHED, PUBLISHED_COEFFICIENTS, REFERENCE, TORCHVISION_BN
 
 from scalespec.ir.cost import network_cost
 from scalespec.ir.network import Network
@@ -80,6 +80,15 @@ def test_efficientnet_variant_table_matches_published_coefficients(variant: str)
     """The zoo's width/depth/resolution/dropout per variant are the TF reference coefficients."""
     zoo = load_family("efficientnet").scaling.variants[variant]
     assert (zoo.width, zoo.depth, zoo.resolution, zoo.dropout) == PUBLISHED_COEFFICIENTS[variant]
+
+
+@pytest.mark.parametrize("variant", B_VARIANTS)
+def test_efficientnet_bn_constants_match_torchvision(variant: str) -> None:
+    """torchvision's B5-B7 use TF's BN constants: same counts, different outputs if missed."""
+    network = resolve(load_family("efficientnet"), variant=variant)
+    assert (network.norm_eps, network.norm_momentum) == TORCHVISION_BN[variant]
+    keras = resolve(load_family("efficientnet"), variant=variant, profile="keras")
+    assert (keras.norm_eps, keras.norm_momentum) == (1e-3, 0.01)  # keras.applications: 1e-3, 0.99 its way
 
 
 @pytest.mark.parametrize("size", ["s", "m", "l"])

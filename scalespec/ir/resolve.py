@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import SpecError
 from ..spec.blocks import ConvBlock, DepthwiseSeparable, FusedMBConv, canonical_activation
-from ..spec.network import NetworkSpec, Stage, Variant
+from ..spec.network import NetworkSpec, Norm, Stage, Variant
 from ..spec.scaling import (
     compound_multipliers,
     expanded_channels,
@@ -43,6 +43,7 @@ class _Plan:
     stages: list[Stage]
     head: object
     dropout: float
+    norm: Norm
     label: str
     blame: str  # the argument a budget error names: phi, variant or width
 
@@ -126,9 +127,18 @@ def _plan(spec, variant, phi, width, depth, resolution, profile) -> _Plan:
         stages=base.stages or spec.stages,
         head=base.head or spec.head,
         dropout=dropout,
+        norm=_norm(spec, base, profile),
         label=label if profile is None else f"{label}:{profile}",
         blame="phi" if phi is not None else ("variant" if variant else "width"),
     )
+
+
+def _norm(spec: NetworkSpec, variant: Variant, profile: str | None) -> Norm:
+    """BN constants: the profile's when it sets them, else the variant's, else the spec's
+    (torchvision's B5-B7 use eps 1e-3 and momentum 0.01, B0-B4 eps 1e-5 and momentum 0.1)."""
+    if profile is not None and spec.profiles[profile].norm is not None:
+        return spec.norm
+    return variant.norm or spec.norm
 
 
 def _check_plan_budget(spec: NetworkSpec, plan: _Plan, budget: Budget) -> None:
@@ -227,8 +237,8 @@ class _Builder:
             name=plan.label,
             resolution=plan.multipliers.resolution,
             padding=spec.padding,
-            norm_eps=spec.norm.eps,
-            norm_momentum=spec.norm.momentum,
+            norm_eps=plan.norm.eps,
+            norm_momentum=plan.norm.momentum,
             stem=stem,
             blocks=tuple(blocks),
             head=head,

@@ -79,6 +79,7 @@ class Variant(StrictModel):
     depth: float = Field(1.0, gt=0, le=16)
     resolution: int | None = Field(None, ge=8, le=8192)
     dropout: float | None = Field(None, ge=0, lt=1)
+    norm: Norm | None = Field(None, description="batch-norm constants of this variant; a profile's win")
     stem: Stem | None = None
     stages: list[Stage] | None = Field(None, min_length=1)
     head: Head | None = None
