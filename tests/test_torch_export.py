@@ -106,6 +106,7 @@ def test_cuda_matches_cpu(padding):
     model = b0(padding)
     x = np.random.default_rng(0).standard_normal((2, 3, 34, 34)).astype(np.float32)
     cpu = B.forward(model, x)
+    assert B.use_device("cuda") == "cuda"  # and TF32 off, the backend's one device policy
     gpu = B.forward(model, x, device="cuda")
     np.testing.assert_allclose(gpu, cpu, rtol=RTOL, atol=ATOL)
     assert torch.backends.cudnn.allow_tf32 is False

@@ -94,6 +94,7 @@ def test_protocol(backend):
     assert isinstance(backend.version(), str) and backend.version()
     assert backend.devices()[0] == "cpu"
     assert backend.use_device("cpu") == "cpu"
+    assert backend.use_device("cuda") == ("cuda" if "cuda" in backend.devices() else "cpu")
 
 
 # ---------------------------------------------------------------- names, shapes, weights
