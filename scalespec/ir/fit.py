@@ -62,8 +62,7 @@ def fit_phi(
     """The largest phi on a 0.01 grid in PHI_RANGE whose network fits; None when even the smallest
     does not. Cost grows with phi, so a bisection finds it in about 12 resolves.
     """
-    if profile is not None:
-        spec.with_profile(profile)  # an unknown profile is bad input, not "nothing fits"
+    resolve(spec, phi=0.0, resolution=resolution, profile=profile)  # bad input raises, not "nothing fits"
     lo, hi = int(PHI_RANGE[0] * GRID), int(PHI_RANGE[1] * GRID)
     best = _try(spec, budget, phi=lo / GRID, resolution=resolution, profile=profile)
     if best is None:

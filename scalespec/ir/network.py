@@ -80,7 +80,7 @@ class Block:
     out_size: tuple[int, int]
     ops: tuple[Op, ...]
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> object:
         """The row's fields read as block attributes (``block.in_channels``, ``block.residual``...)."""
         if name.startswith("__") or name == "row":
             raise AttributeError(name)

@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 
 from ..errors import SpecError
-from ..spec.blocks import ConvBlock, DepthwiseSeparable, FusedMBConv, canonical_activation
-from ..spec.network import NetworkSpec, Norm, Stage, Variant
+from ..spec.blocks import ConvBlock, DepthwiseSeparable, FusedMBConv, MBConv, canonical_activation
+from ..spec.network import Head, NetworkSpec, Norm, Stage, Stem, Variant
 from ..spec.scaling import (
     compound_multipliers,
     expanded_channels,
@@ -31,6 +31,7 @@ class Budget:
 
 
 DEFAULT_BUDGET = Budget()
+BlockSpec = ConvBlock | DepthwiseSeparable | MBConv | FusedMBConv
 MAX_CLASSES = 1_000_000  # as the spec's classifier.num_classes
 
 
@@ -39,9 +40,9 @@ class _Plan:
     """The multipliers and the (possibly variant-replaced) parts the resolver builds from."""
 
     multipliers: Multipliers
-    stem: object
+    stem: Stem
     stages: list[Stage]
-    head: object
+    head: Head
     dropout: float
     norm: Norm
     label: str
@@ -83,7 +84,15 @@ def resolve(
     return network
 
 
-def _plan(spec, variant, phi, width, depth, resolution, profile) -> _Plan:
+def _plan(
+    spec: NetworkSpec,
+    variant: str | None,
+    phi: float | None,
+    width: float | None,
+    depth: float | None,
+    resolution: int | None,
+    profile: str | None,
+) -> _Plan:
     chosen = [name for name, value in (("variant", variant), ("phi", phi)) if value is not None]
     if width is not None or depth is not None:
         chosen.append("width/depth")
@@ -171,7 +180,7 @@ def _repeats(stage: Stage, depth: float, spec: NetworkSpec) -> int:
 class _Builder:
     """Walks the spec once, tracking channels and spatial size, emitting IR nodes."""
 
-    def __init__(self, spec: NetworkSpec, plan: _Plan, num_classes: int | None):
+    def __init__(self, spec: NetworkSpec, plan: _Plan, num_classes: int | None) -> None:
         self.spec, self.plan = spec, plan
         self.num_classes = spec.classifier.num_classes if num_classes is None else num_classes
         self.size = (plan.multipliers.resolution, plan.multipliers.resolution)
@@ -262,7 +271,7 @@ class _Builder:
                 channels, counter = block.out_channels, counter + 1
         return blocks
 
-    def row(self, spec, cin: int, stride: int, rate: float) -> BlockRow:
+    def row(self, spec: BlockSpec, cin: int, stride: int, rate: float) -> BlockRow:
         """The table row of one block: every width, activation and rate decided here."""
         cout = self.width(spec.out)
         act = self.act(spec.activation)

@@ -174,7 +174,7 @@ def read_architecture(table: dict, num_classes: int | None = None) -> Architectu
     return arch
 
 
-def _row(kind: type, value: dict | tuple | list, where: str):
+def _row(kind: type, value: dict | tuple | list, where: str) -> tuple:
     """A table entry as its row type: a dict of the row's fields, or a tuple in column order."""
     try:
         return kind(**value) if isinstance(value, dict) else kind(*value)
