@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-# The columns of a block row, in order; generated files print them as a header comment.
+# The columns of a block row, in the order ARCHITECTURE lists them.
 BLOCK_COLUMNS = (
     "kind",
     "kernel",
@@ -30,7 +30,7 @@ BLOCK_KINDS = ("conv", "ds", "mbconv", "fused_mbconv")
 
 
 class BlockRow(NamedTuple):
-    """One block of the table (see BLOCK_COLUMNS for the order in generated files).
+    """One block of the table; BLOCK_COLUMNS gives the short column names, in order.
 
     kind: conv (one kxk conv), ds (depthwise kxk, [SE], pointwise 1x1), mbconv ([1x1 expand],
     depthwise kxk, [SE], 1x1 project) or fused_mbconv (kxk expand, [SE], 1x1 project; one kxk
@@ -114,7 +114,7 @@ class ConvRow(NamedTuple):
 
 
 class LinearRow(NamedTuple):
-    """Dropout (training only) -> dense layer with bias -> activation; ``out`` 0 means no layer."""
+    """Dropout (training only) -> dense layer with bias -> activation; ``out_features`` 0: no layer."""
 
     in_features: int
     out_features: int

@@ -269,7 +269,7 @@ def test_hostile_name_stays_data(backend, tmp_path):
     assert not (tmp_path / "MARK").exists()
 
 
-def test_generated_b0_reads_as_a_table(backend):
+def test_generated_b0_reads_as_a_table(backend, tmp_path):
     ref, network = resolve_model("efficientnet-b0")
     source = backend.emit(network, origin=ref, command="scalespec generate efficientnet-b0")
     lines = source.splitlines()
@@ -282,6 +282,11 @@ def test_generated_b0_reads_as_a_table(backend):
     rows = [line.strip() for line in lines if re.match(r'\s+\("(mbconv|fused_mbconv|ds|conv)",', line)]
     assert len(rows) == len(network.blocks) == 16
     assert all(row.startswith('("mbconv",') for row in rows)
+    path = tmp_path / f"b0_{backend.name}.py"  # and it is clean Python by the usual linter
+    path.write_text(source, encoding="utf-8")
+    lint = [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--line-length", "120"]
+    done = subprocess.run([*lint, "--select", "E,F,W,I,B,UP", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
 
 
 def test_a_broken_chain_names_the_row(backend, tmp_path):
