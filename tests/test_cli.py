@@ -171,3 +171,24 @@ def test_output_piped_into_a_closed_reader_is_not_an_error():
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
     assert result.stdout.strip() == "0"
+
+
+def test_show_gives_pre_logits_its_own_row(capsys):
+    """The head row holds the head conv alone; the pre-logits linear layer has a row of its own."""
+    code, out, _ = run(capsys, "show", "examples/mobilenetv3-ish.yaml", "--json")
+    assert code == 0
+    rows = {row["group"]: row for row in json.loads(out)["stages"]}
+    assert list(rows)[-3:] == ["head", "pre_logits", "classifier"]
+    assert rows["pre_logits"]["params"] == 576 * 1024 + 1024  # dense 576 -> 1024 with bias
+    assert rows["head"]["params"] == 96 * 576 + 2 * 576  # 1x1 conv 96 -> 576, BN weight and bias
+
+
+def test_validate_without_a_compound_rule_says_so(capsys, tmp_path):
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("name: t\nstages:\n  - block: {type: conv, out: 8}\n")
+    code, out, _ = run(capsys, "validate", str(bare))
+    assert code == 0 and "no compound rule" in out and "gamma^2 - 2 =" not in out
+    ruled = tmp_path / "ruled.yaml"
+    ruled.write_text(bare.read_text() + "scaling: {compound: {alpha: 1.2, beta: 1.1, gamma: 1.15}}\n")
+    code, out, _ = run(capsys, "validate", str(ruled))
+    assert code == 0 and "alpha*beta^2*gamma^2 - 2 = -0.0797" in out  # 1.2 * 1.21 * 1.3225 - 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,13 @@ def _models() -> list[type[BaseModel]]:
     return found
 
 
+DOCS = sorted(["README.md", *(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))])
+FRAMEWORKS = {"torch": "torch", "tensorflow": "tensorflow", "onnxruntime": "onnxruntime"}
+
+
 def _python_blocks(path: Path) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
+    """Every python code block of a markdown file (dedented: a block may sit in a list item)."""
+    return [textwrap.dedent(b) for b in re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)]
 
 
 @pytest.mark.parametrize("model", _models(), ids=lambda m: m.__name__)
@@ -40,16 +46,35 @@ def test_every_spec_field_is_documented(model: type[BaseModel]) -> None:
     assert not missing, f"docs/spec.md does not mention {model.__name__} fields {missing}"
 
 
-@pytest.mark.parametrize("doc", ["README.md", "docs/spec.md"])
+@pytest.mark.parametrize("doc", [d for d in DOCS if _python_blocks(ROOT / d)])
 def test_python_examples_run(doc: str, monkeypatch, capsys) -> None:
+    """Every python example in README.md and docs/ runs and prints something."""
     monkeypatch.chdir(ROOT)
-    snippets = _python_blocks(ROOT / doc)
-    assert snippets, f"{doc} has no python example"
-    for snippet in snippets:
-        if 'get_backend("torch")' in snippet:
-            pytest.importorskip("torch")
+    for snippet in _python_blocks(ROOT / doc):
+        for needle, module in FRAMEWORKS.items():
+            if f"import {needle}" in snippet or f'get_backend("{needle}")' in snippet:
+                pytest.importorskip(module)
         exec(compile(snippet, doc, "exec"), {})
     assert capsys.readouterr().out.strip()
+
+
+def _quick_start() -> list[list[str]]:
+    """The README's quick-start commands, as scalespec argument lists."""
+    block = ROOT.joinpath("README.md").read_text().split("## Quick start", 1)[1].split("```", 2)[1]
+    lines = [line.split("#", 1)[0].strip() for line in block.splitlines()]
+    return [shlex.split(line)[1:] for line in lines if line.startswith(".venv/bin/scalespec ")]
+
+
+@pytest.mark.parametrize("argv", _quick_start(), ids=" ".join)
+def test_readme_quick_start_commands_succeed(argv: list[str], tmp_path, monkeypatch, capsys) -> None:
+    """Each quick-start command exits 0; files it writes go to a scratch folder."""
+    if argv[0] in ("generate", "conform"):
+        pytest.importorskip("torch")
+        pytest.importorskip("tensorflow")
+    for path in ("examples", "scalespec"):
+        (tmp_path / path).symlink_to(ROOT / path)
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 0, capsys.readouterr().err
 
 
 def test_readme_example_prints_torchvisions_b0_parameter_count(monkeypatch, capsys) -> None:

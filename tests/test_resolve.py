@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -14,8 +15,9 @@ from scalespec.ir.cost import network_cost
 from scalespec.ir.network import Network, SqueezeExcite, padding_amounts
 from scalespec.ir.resolve import resolve
 from scalespec.ir.weights import op_tensors, tensor_specs
-from scalespec.spec.io import parse_spec
+from scalespec.spec.io import json_schema, parse_spec
 from scalespec.spec.network import NetworkSpec
+from scalespec.spec.scaling import scale_channels
 from scalespec.zoo import load_family
 
 
@@ -298,3 +300,23 @@ def test_variant_norm_applies_unless_a_profile_sets_norm() -> None:
     assert resolve(spec, variant="big", profile="pad").norm_eps == 0.002
     assert resolve(spec, variant="big", profile="tf").norm_eps == 0.004
     assert resolve(spec, phi=1.0).norm_eps == 1e-5
+
+
+def _mobile(block: dict) -> NetworkSpec:
+    return parse_spec({"name": "m", "stem": {"out": 24}, "stages": [{"block": {"out": 40, **block}}]})
+
+
+@pytest.mark.parametrize("kind", ["mbconv", "fused_mbconv"])
+@pytest.mark.parametrize("width", [1.0, 0.75, 1.3])
+def test_absolute_expanded_width_scales_like_channels(kind: str, width: float) -> None:
+    """``expanded: 88`` is channels before width scaling, rounded like any width (MobileNetV3)."""
+    spec = _mobile({"type": kind, "expanded": 88})
+    block = resolve(spec, width=width, depth=1.0).blocks[0]
+    assert block.expanded_channels == scale_channels(88, width, spec.rounding)
+    assert block.ops[0].name.endswith(".expand") and block.ops[0].out_channels == block.expanded_channels
+
+
+def test_expand_and_expanded_exclude_each_other() -> None:
+    with pytest.raises(SpecError, match="expand .* or expanded"):
+        _mobile({"type": "mbconv", "expand": 4, "expanded": 88})
+    assert "expanded" in json.dumps(json_schema())

@@ -67,12 +67,23 @@ def test_make_divisible_is_near_the_value(value: float, rounding: Rounding) -> N
     assert rounded <= max(floor, value + 1.5 * rounding.divisor)
 
 
-@given(channels, widths, widths, roundings(aligned_min=False))
+@given(channels, widths, widths, roundings())
 def test_scaled_channels_monotone_in_width(c: int, w1: float, w2: float, rounding: Rounding) -> None:
-    """A wider multiplier never yields fewer channels."""
+    """With min_value a multiple of the divisor, a wider multiplier never yields fewer channels."""
     lo, hi = sorted((w1, w2))
     note(f"{scale_channels(c, lo, rounding)=} {scale_channels(c, hi, rounding)=}")
     assert scale_channels(c, lo, rounding) <= scale_channels(c, hi, rounding)
+
+
+def test_min_value_below_divisor_is_neither_multiple_nor_monotone() -> None:
+    """torchvision's _make_divisible, by hand: divisor 8, min_value 1, round_limit 0.5.
+
+    1 x 3.0: int(3 + 4) // 8 * 8 = 0, raised to min_value 1; 1 < 0.5 * 3 so one divisor more: 9.
+    1 x 4.0: int(4 + 4) // 8 * 8 = 8, and 8 >= 0.5 * 4: 8. So 9 channels at width 3, 8 at 4.
+    """
+    rounding = Rounding(divisor=8, min_value=1, round_limit=0.5)
+    assert scale_channels(1, 3.0, rounding) == 9
+    assert scale_channels(1, 4.0, rounding) == 8
 
 
 @pytest.mark.parametrize(

@@ -65,8 +65,10 @@ def blocks(draw, kind: str | None = None) -> dict:
     _put(data, "residual", draw(_maybe(st.sampled_from(["auto", "never"]))))
     if kind == "ds":
         _put(data, "pointwise_activation", draw(_maybe(st.booleans())))
-    else:
+    elif draw(st.booleans()):
         data["expand"] = draw(st.sampled_from([1, 4, 6, 2, 1.5, 3]))
+    else:  # an absolute expanded width (MobileNetV3 style)
+        data["expanded"] = draw(channels)
     return data
 
 

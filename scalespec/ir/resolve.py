@@ -279,11 +279,12 @@ class _Builder:
             return BlockRow(
                 spec.type, spec.kernel, stride, cin, cout, cout, act, act, 0, None, None, False, 0.0
             )
-        mid = (
-            cin
-            if isinstance(spec, DepthwiseSeparable)
-            else expanded_channels(cin, spec.expand, self.spec.rounding)
-        )
+        if isinstance(spec, DepthwiseSeparable):
+            mid = cin
+        elif spec.expanded is not None:  # an absolute width scales like every channel count
+            mid = self.width(spec.expanded)
+        else:
+            mid = expanded_channels(cin, spec.expand, self.spec.rounding)
         out_act = None
         if isinstance(spec, DepthwiseSeparable):
             out_act = act if spec.pointwise_activation else None

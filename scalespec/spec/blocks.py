@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Activation = Literal[
     "relu", "relu6", "silu", "swish", "hard_swish", "gelu", "sigmoid", "hard_sigmoid", "identity"
@@ -66,22 +66,37 @@ class DepthwiseSeparable(BlockBase):
     residual: Literal["auto", "never"] = "auto"
 
 
-class MBConv(BlockBase):
+class InvertedResidual(BlockBase):
+    """What MBConv and FusedMBConv share: an expanded width (a ratio or absolute), SE, residual."""
+
+    expanded: int | None = Field(
+        None,
+        gt=0,
+        le=65536,
+        description="expanded width in channels before width scaling, instead of an expand ratio",
+    )
+    se: SqueezeExcite | None = None
+    residual: Literal["auto", "never"] = "auto"
+
+    @model_validator(mode="after")
+    def _one_expansion(self) -> InvertedResidual:
+        if self.expanded is not None and "expand" in self.model_fields_set:
+            raise ValueError("give expand (a ratio) or expanded (channels), not both")
+        return self
+
+
+class MBConv(InvertedResidual):
     """Inverted residual: [1x1 expand] - depthwise kxk - [SE] - 1x1 project - residual."""
 
     type: Literal["mbconv"]
     expand: float = Field(6, ge=1, le=64, description="expand ratio; 1 drops the expand conv")
-    se: SqueezeExcite | None = None
-    residual: Literal["auto", "never"] = "auto"
 
 
-class FusedMBConv(BlockBase):
+class FusedMBConv(InvertedResidual):
     """Fused inverted residual: kxk expand - [SE] - 1x1 project (or one kxk conv at expand 1)."""
 
     type: Literal["fused_mbconv"]
     expand: float = Field(4, ge=1, le=64, description="expand ratio; 1 makes one kxk conv")
-    se: SqueezeExcite | None = None
-    residual: Literal["auto", "never"] = "auto"
 
 
 Block = Annotated[ConvBlock | DepthwiseSeparable | MBConv | FusedMBConv, Field(discriminator="type")]

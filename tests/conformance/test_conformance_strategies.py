@@ -47,6 +47,7 @@ def _features(case) -> set[str]:
         "se-base-expanded": any(
             s.block.type != "conv" and s.block.se and s.block.se.base == "expanded" for s in case.spec.stages
         ),
+        "absolute-expanded": any(getattr(s.block, "expanded", None) for s in case.spec.stages),
     }
     return found | {name for name, hit in flags.items() if hit}
 
@@ -68,5 +69,5 @@ def test_strategies_reach_every_part_of_the_language():
     wanted |= {f"padding:{mode}:{parity}" for mode in ("same", "symmetric") for parity in ("odd", "even")}
     wanted |= {"expanded:raw", "expanded:divisible", "depth:ceil", "depth:round"}
     wanted |= {"no-head-no-classifier", "pre-logits+classifier", "profile", "variant-width", "phi"}
-    wanted |= {"residual", "k5-stride2", "se-base-expanded"}
+    wanted |= {"residual", "k5-stride2", "se-base-expanded", "absolute-expanded"}
     assert wanted - seen == set()
