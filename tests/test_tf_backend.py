@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from _torch_nets import one_conv as one_conv_net
 from weights import randomised
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -28,25 +29,8 @@ def tiny(padding: str = "symmetric", **overrides) -> Network:
 
 
 def one_conv(kernel: int, stride: int, padding: str, size: int) -> Network:
-    """A single-channel stem conv (plus a 1x1 conv block): tests read the stem conv's own output."""
-    data = {
-        "name": "one",
-        "input": {"channels": 1, "resolution": 8},  # nominal only: the model takes any size
-        "padding": padding,
-        "rounding": {"divisor": 1},
-        "norm": {"eps": 1e-3, "momentum": 0.1},
-        "stem": {
-            "out": 1,
-            "kernel": kernel,
-            "stride": stride,
-            "activation": "identity",
-            "scale_width": False,
-        },
-        "stages": [{"block": {"type": "conv", "kernel": 1, "out": 1, "activation": "identity"}}],
-        "head": {"out": None},
-        "classifier": {"num_classes": 0},
-    }
-    return resolve(parse_spec(data))
+    """A single-channel stem conv (plus a 1x1 conv block); the model takes any ``size``."""
+    return one_conv_net(padding, kernel=kernel, stride=stride)
 
 
 def nchw(rng, n, c, h, w=None):

@@ -147,7 +147,7 @@ def _random_summary(result) -> str:
 def _random_json(result) -> dict:
     if result is None:
         return {}
-    data = {"examples": result.examples, "ok": result.ok}
+    data = {"examples": result.examples, "ok": result.ok, "seed": result.seed, "passed": result.passed}
     if not result.ok:
         data["failing_spec"] = result.case.describe()
         data["failing_report"] = result.failure.as_dict()

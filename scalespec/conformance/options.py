@@ -74,6 +74,12 @@ OPTIONS = (
         dest="resolution", type=int, metavar="N", where=(PYTEST,), help="input size (default: each variant's)"
     ),
     Option(
+        dest="report",
+        metavar="PATH",
+        where=(PYTEST,),
+        help="write one JSON report of every item's checks, merged across xdist workers",
+    ),
+    Option(
         dest="profile", metavar="NAME", where=(PYTEST,), help="convention profile to resolve with (keras)"
     ),
     Option(

@@ -2,14 +2,19 @@
 
 One test item per spec file and variant: ``specs/net.yaml::b0``. By default only the spec's
 default variant is collected (``::default`` when it names none); ``--scalespec-variants all``
-or a comma list collects more. ``--scalespec-random N`` adds one item running N
-Hypothesis-generated specs. The plugin is loaded by every pytest run where scalespec is
+or a comma list collects more. ``--scalespec-random N`` adds N items, ``random[seed=S]``,
+each a Hypothesis-generated spec from its own seed (S = --scalespec-seed + i), each
+rerunnable alone by its node id and shrinking when it fails. Items carry their figures in
+``user_properties`` (so ``--junitxml`` has them) as plain strings, which also lets them
+cross pytest-xdist's worker boundary; ``--scalespec-report PATH`` writes one merged JSON
+report on the controller. The plugin is loaded by every pytest run where scalespec is
 installed, so it imports no framework (nor Hypothesis) at load time and does nothing unless
 ``--scalespec-specs`` or ``--scalespec-random`` is given.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -52,8 +57,51 @@ def pytest_configure(config) -> None:
             raise pytest.UsageError(f"--scalespec-specs: no such file or folder: {path}")
     config.stash[SPEC_ROOTS] = [path.resolve() for path in paths]
     config.args.extend(str(path) for path in paths)
-    if config.getoption("scalespec_random"):
+    named = any(Path(arg.split("::")[0]).resolve() == RANDOM_ANCHOR for arg in config.args)
+    if config.getoption("scalespec_random") and not named:  # named: a rerun of chosen random items
         config.args.append(str(RANDOM_ANCHOR))
+    if config.getoption("scalespec_report") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(
+            MergedReport(Path(config.getoption("scalespec_report"))), "scalespec-report"
+        )
+
+
+REPORT_PROPERTY = "scalespec.report"
+
+
+def report_properties(data: dict) -> list[tuple[str, str]]:
+    """A report as user_properties: one per check (its figures as JSON), versions, devices, and the
+    whole report. Plain strings only, so they reach junitxml and cross pytest-xdist's boundary."""
+    data = json.loads(json.dumps(data, default=str))
+    props = [("scalespec.ok", str(data["ok"]))]
+    for check in data["checks"]:
+        figures = {"ok": check["ok"], **check["figures"]}
+        props.append((f"scalespec.{check['check']}[{check['subject']}]", json.dumps(figures, sort_keys=True)))
+    props += [
+        ("scalespec.versions", json.dumps(data["versions"])),
+        ("scalespec.devices", json.dumps(data["devices"])),
+    ]
+    return [*props, (REPORT_PROPERTY, json.dumps(data))]
+
+
+class MergedReport:
+    """Collects every item's report on the controller (or the lone process) and writes them, once,
+    atomically, at the end of the session (overwriting the file, as --junitxml does)."""
+
+    def __init__(self, path: Path):
+        self.path, self.items = path, []
+
+    def pytest_runtest_logreport(self, report) -> None:
+        found = [json.loads(value) for name, value in report.user_properties if name == REPORT_PROPERTY]
+        if report.when == "call" or (report.failed and report.when == "setup"):
+            self.items.append({"nodeid": report.nodeid, "outcome": report.outcome, "reports": found})
+
+    def pytest_sessionfinish(self, session) -> None:
+        from ..files import atomic_write
+
+        ok = all(item["outcome"] == "passed" for item in self.items)
+        text = json.dumps({"ok": ok, "items": self.items}, indent=2) + "\n"
+        atomic_write(self.path, text, force=True)
 
 
 SPEC_ROOTS = pytest.StashKey[list]()
@@ -65,7 +113,9 @@ def pytest_collect_file(file_path: Path, parent):
     if roots is None:
         return None
     if file_path == RANDOM_ANCHOR and parent.config.getoption("scalespec_random"):
-        return RandomSpecs.from_parent(parent, path=file_path)
+        # the anchor lies outside the user's rootdir, where pytest would print an empty path;
+        # its absolute path makes every random item's node id one that reruns it alone
+        return RandomSpecs.from_parent(parent, path=file_path, nodeid=str(file_path))
     if file_path.suffix.lower() in SPEC_SUFFIXES and any(
         file_path == root or root in file_path.parents for root in roots
     ):
@@ -134,7 +184,7 @@ class SpecItem(pytest.Item):
             device=opt("scalespec_device"),
             seed=opt("scalespec_seed") or 0,
         )
-        self.user_properties.append(("scalespec", report.as_dict()))
+        self.user_properties.extend(report_properties(report.as_dict()))
         if not report.ok:
             args = f"variant={self.variant!r}, resolution={network.resolution}, profile={opt('scalespec_profile')!r}"
             raise ConformanceError(
@@ -157,14 +207,25 @@ class SpecItem(pytest.Item):
 
 
 class RandomSpecs(pytest.File):
-    """The anchor collector of the one random-specs item."""
+    """The anchor collector of the random-spec items: one per seed."""
 
     def collect(self):
-        yield RandomSpecsItem.from_parent(self, name="scalespec-random-specs")
+        base = self.config.getoption("scalespec_seed") or 0
+        for index in range(self.config.getoption("scalespec_random")):
+            yield RandomSpecsItem.from_parent(self, name=f"random[seed={base + index}]", seed=base + index)
 
 
 class RandomSpecsItem(pytest.Item):
-    """N Hypothesis-generated specs; a failure shows the shrunk, minimal failing spec."""
+    """One Hypothesis-generated spec from this item's seed; a failure shows the shrunk, minimal spec.
+
+    Hypothesis starts every search with the same simplest spec, so only the first seed's item
+    checks it; the others check one spec drawn from their seed.
+    """
+
+    def __init__(self, *, seed: int, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.add_marker("scalespec")
 
     def runtest(self) -> None:
         from .random_specs import ConformanceFailure, conform_random
@@ -177,16 +238,21 @@ class RandomSpecsItem(pytest.Item):
             else None
         )
         result = conform_random(
-            opt("scalespec_random"),
+            1,
             parse_backends(opt("scalespec_backends")),
             device=opt("scalespec_device"),
-            seed=opt("scalespec_seed") or None,
+            seed=self.seed,
             profile=profile if profile in ("ci", "dev", "thorough") else None,
+            minimal=self.seed == (opt("scalespec_seed") or 0),
         )
+        for example in result.passed:
+            self.user_properties.append(("scalespec.spec", example["spec"]))
+            self.user_properties.extend(report_properties(example["report"]))
         if not result.ok:
+            self.user_properties.extend(report_properties(result.failure.as_dict()))
             raise ConformanceError(
                 str(ConformanceFailure(result.case, result.failure))
-                + f"\n(after {result.examples} runs, shrunk by Hypothesis)"
+                + f"\n(seed {self.seed}, after {result.examples} runs, shrunk by Hypothesis)"
             )
 
     def repr_failure(self, excinfo, style=None):
@@ -195,4 +261,4 @@ class RandomSpecsItem(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
-        return Path(__file__), None, f"scalespec random specs x{self.config.getoption('scalespec_random')}"
+        return Path(__file__), None, f"scalespec random spec, seed {self.seed}"

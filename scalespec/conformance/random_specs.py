@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import SpecError
 from .report import Report, render
@@ -23,6 +23,8 @@ class RandomResult:
     examples: int
     failure: Report | None = None
     case: object = None  # strategies.Case of the minimal failing spec
+    seed: int | None = None
+    passed: list[dict] = field(default_factory=list)  # each passing example: its spec and report
 
     @property
     def ok(self) -> bool:
@@ -58,9 +60,12 @@ def conform_random(
     profile: str | None = None,
     shrink_seconds: float = DEFAULT_SHRINK_SECONDS,
     progress: Progress = _quiet,
+    minimal: bool = True,
 ) -> RandomResult:
     """Run ``examples`` Hypothesis-generated specs; on failure Hypothesis shrinks to a minimal one.
 
+    Hypothesis tries the simplest spec first whatever the seed; ``minimal=False`` skips it (it
+    is left to pass) and draws ``examples`` more, so runs with different seeds differ.
     Every shrink step builds framework models, so shrinking gets ``shrink_seconds`` after the
     first failure; after that, unseen candidates count as passing and the smallest failing
     spec found so far is reported (it still failed for real: its failure is replayed).
@@ -74,11 +79,14 @@ def conform_random(
     from .strategies import cases
 
     load_backends(backend_names)  # bad input fails before any example runs
-    calls, failures, first_failure = [0], {}, []
+    calls, failures, first_failure, seen, passed = [0], {}, [], [0], []
 
-    @random_settings(examples, seed, profile)
+    @random_settings(examples + (0 if minimal else 1), seed, profile)
     @given(case=cases())
     def one(case) -> None:
+        seen[0] += 1
+        if seen[0] == 1 and not minimal:
+            return  # Hypothesis' first, simplest spec: the same for every seed
         key = case.describe()
         if key in failures:
             raise failures[key]
@@ -88,7 +96,8 @@ def conform_random(
         label = f"{calls[0]}/{examples}" if not first_failure else f"{calls[0]} (shrinking)"
         progress(f"[random {label}] conforming a random spec...")
         try:
-            conform_case(case, backend_names, device=device, seed=seed or 0)
+            report = conform_case(case, backend_names, device=device, seed=seed or 0)
+            passed.append({"spec": key, "report": report.as_dict()})
         except ConformanceFailure as failure:
             failures[key] = failure
             first_failure[:] = first_failure or [time.perf_counter()]
@@ -99,5 +108,5 @@ def conform_random(
     try:
         one()
     except ConformanceFailure as failure:
-        return RandomResult(calls[0], failure.report, failure.case)
-    return RandomResult(calls[0])
+        return RandomResult(calls[0], failure.report, failure.case, seed, passed)
+    return RandomResult(calls[0], seed=seed, passed=passed)

@@ -81,7 +81,7 @@ def versions(backends: Sequence, devices: dict[str, str]) -> dict[str, str]:
         "platform": platform.platform(),
     }
     for backend in backends:
-        found[backend.name] = backend.version()
+        found[backend.name] = str(backend.version())  # plain str: TorchVersion does not serialise
         found[f"{backend.name}_device"] = devices.get(backend.name, "cpu")
     return found
 

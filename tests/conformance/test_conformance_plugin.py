@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from importlib.util import find_spec
 from pathlib import Path
@@ -115,7 +116,62 @@ def test_invalid_spec_is_a_failing_item_naming_the_field(pytester, spec_dir):
 
 
 @frameworks
-def test_random_specs_item(pytester):
-    result = pytester.runpytest_subprocess("--scalespec-random", "3", "-v", *BACKENDS)
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*scalespec-random-specs PASSED*"])
+def test_random_specs_are_one_item_per_seed_each_rerunnable_alone(pytester):
+    result = pytester.runpytest_subprocess(
+        "--scalespec-random", "3", "--scalespec-seed", "5", "-v", *BACKENDS
+    )
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        ["*random?seed=5? PASSED*", "*random?seed=6? PASSED*", "*random?seed=7? PASSED*"]
+    )
+    node = next(line.split(" ")[0] for line in result.outlines if "random[seed=6]" in line)
+    alone = pytester.runpytest_subprocess(
+        "--scalespec-random", "3", "--scalespec-seed", "5", "-v", node, *BACKENDS
+    )
+    alone.assert_outcomes(passed=1)
+    alone.stdout.fnmatch_lines(["*random?seed=6? PASSED*"])
+
+
+def _outcomes(result) -> dict[str, str]:
+    """node id -> PASSED/FAILED from a -v run (with or without xdist's [gw0] prefixes)."""
+    found = {}
+    for line in result.outlines:
+        for word in ("PASSED", "FAILED"):
+            if f" {word}" in line and "::" in line:
+                node = next(part for part in line.split() if "::" in part)
+                found[node] = word
+    return found
+
+
+@frameworks
+@pytest.mark.skipif(find_spec("xdist") is None, reason="needs pytest-xdist")
+def test_xdist_gives_the_same_items_and_outcomes_and_one_merged_report(pytester, spec_dir):
+    (spec_dir / "broken.yaml").write_text(
+        "name: broken\nstages:\n  - block: {type: mbconv, out: 8, kernel: 4}\n"
+    )
+    args = (
+        "--scalespec-specs",
+        "specs",
+        "--scalespec-variants",
+        "all",
+        "--scalespec-random",
+        "2",
+        "-v",
+        *BACKENDS,
+    )
+    serial = pytester.runpytest_subprocess(*args, "-p", "no:xdist")
+    serial.assert_outcomes(passed=5, failed=1)
+    parallel = pytester.runpytest_subprocess(
+        *args, "-n", "2", "--scalespec-report", "merged.json", "--junitxml", "junit.xml"
+    )
+    parallel.assert_outcomes(passed=5, failed=1)
+    assert _outcomes(parallel) == _outcomes(serial) and len(_outcomes(serial)) == 6
+    merged = json.loads((pytester.path / "merged.json").read_text())
+    assert not merged["ok"] and len(merged["items"]) == 6
+    passing = [item for item in merged["items"] if item["outcome"] == "passed"]
+    assert all(len(item["reports"]) == 1 and item["reports"][0]["ok"] for item in passing)
+    checks = {check["check"] for item in passing for check in item["reports"][0]["checks"]}
+    assert checks >= {"weights", "shape", "params", "buffers", "macs", "outputs"}
+    junit = (pytester.path / "junit.xml").read_text()
+    assert junit.count('name="scalespec.outputs[tensorflow vs torch]"') == 5  # one per passing item
+    assert "max_abs" in junit and "scalespec.versions" in junit

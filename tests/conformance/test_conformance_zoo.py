@@ -33,9 +33,12 @@ L2 = pytest.param(
     32,
     None,
     # 480 M parameters: ~7 GB peak and 1-3 minutes on 2 cores; SCALESPEC_CONFORM_L2=0 skips it
-    marks=pytest.mark.skipif(
-        os.environ.get("SCALESPEC_CONFORM_L2") == "0", reason="SCALESPEC_CONFORM_L2=0 skips l2 (~7 GB)"
-    ),
+    marks=[
+        pytest.mark.skipif(
+            os.environ.get("SCALESPEC_CONFORM_L2") == "0", reason="SCALESPEC_CONFORM_L2=0 skips l2 (~7 GB)"
+        ),
+        pytest.mark.whole_machine,  # under xdist, nothing else runs beside it (tests/conftest.py)
+    ],
 )
 
 
