@@ -8,7 +8,6 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from . import __version__
 from .conformance.cli import add_arguments as add_conform_arguments
@@ -116,9 +115,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     spec = load_spec(args.file)
+    # each variant under the default conventions, each profile at the default variant: every
+    # part is resolved once, and the work grows with variants + profiles, not their product
     for variant in spec.scaling.variants or [None]:
-        for profile in [None, *spec.profiles]:
-            resolve(spec, variant=variant, profile=profile)
+        resolve(spec, variant=variant)
+    for profile in spec.profiles:
+        resolve(spec, profile=profile)
     if "compound" in spec.scaling.model_fields_set:
         gap = flops_constraint_gap(spec.scaling.compound)
         rule = f"alpha*beta^2*gamma^2 - 2 = {gap:+.4f}"
@@ -161,10 +163,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from .backends import get_backend
-    from .files import atomic_write
+    from .files import atomic_write, check_output
 
-    if args.output != "-" and Path(args.output).exists() and not args.force:
-        raise SpecError([("output", f"{args.output} exists; pass --force to overwrite it")])
+    if args.output != "-":
+        check_output(args.output, force=args.force)  # before any work
     backend = get_backend(args.framework)
     ref, net = resolve_args(args, num_classes=args.num_classes)
     source = backend.emit(net, origin=ref, command=_command(args.argv))

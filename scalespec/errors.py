@@ -26,7 +26,13 @@ class SpecError(ValueError):
         return source or loc
 
     def _render(self) -> str:
-        lines = [f"{loc}: {msg}" if loc else msg for loc, msg in self.problems]
+        lines = [printable(f"{loc}: {msg}" if loc else msg) for loc, msg in self.problems]
         if len(lines) == 1:
             return lines[0]
         return f"{len(lines)} problems:\n" + "\n".join(f"  - {line}" for line in lines)
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character escaped (``\\x1b``, ``\\n``), so a spec's
+    text cannot move the cursor, colour the terminal or forge a line of output."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))

@@ -52,8 +52,9 @@ class Backend(Protocol):
     def export_weights(self, model: Any) -> Weights:
         """Canonical weights of ``model``."""
 
-    def import_weights(self, model: Any, weights: Mapping[str, np.ndarray]) -> None:
-        """Load canonical weights; a missing, extra or mis-shaped tensor raises SpecError naming it."""
+    def import_weights(self, model: Any, weights: Mapping[str, np.ndarray], *, cast: bool = False) -> None:
+        """Load canonical float32 weights; a missing, extra, mis-shaped, other-dtype (unless ``cast``)
+        or non-finite tensor raises SpecError naming it."""
 
     def forward(
         self, model: Any, x: np.ndarray, *, training: bool = False, device: str = "cpu"

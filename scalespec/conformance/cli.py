@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SpecError
+from ..files import check_output
 from ..ir.network import Network
 from ..spec.network import NetworkSpec
 
@@ -49,8 +50,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise SpecError([("MODEL_OR_FILE", "name a model or spec file, or give --golden DIR or --random N")])
     if args.random < 0:
         raise SpecError([("--random", f"N must be >= 0, got {args.random}")])
-    if args.json and Path(args.json).exists() and not args.force:
-        raise SpecError([("--json", f"{args.json} exists; pass --force to overwrite it")])
+    if args.json:
+        check_output(args.json, force=args.force, field="--json")
     if args.save_golden and not args.force:
         from .golden import FILES
 
@@ -118,7 +119,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         from ..files import atomic_write
 
-        atomic_write(args.json, to_json(reports, {"ok": ok, **_random_json(random_result)}), force=args.force)
+        atomic_write(
+            args.json,
+            to_json(reports, {"ok": ok, **_random_json(random_result)}),
+            force=args.force,
+            field="--json",
+        )
     return 0 if ok else 1
 
 

@@ -89,13 +89,10 @@ class Bundle:
             self.manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise SpecError([("golden", f"cannot read {folder / 'manifest.json'}: {exc}")]) from None
-        if self.manifest.get("format") != FORMAT:
-            raise SpecError(
-                [("golden", f"unknown bundle format {self.manifest.get('format')!r} (expected {FORMAT})")]
-            )
-        self.spec = parse_text(self.manifest["spec"], f"{folder}/manifest.json: spec")
-        ident = self.manifest["network"]
-        self.identity = ident
+        manifest_file = folder / "manifest.json"
+        self.manifest = _checked_manifest(self.manifest, manifest_file)
+        self.spec = parse_text(self.manifest["spec"], f"{manifest_file}: spec")
+        self.identity = ident = self.manifest["network"]
         self.network = resolve(
             self.spec,
             variant=ident.get("variant"),
@@ -103,12 +100,56 @@ class Bundle:
             resolution=ident["resolution"],
             profile=ident.get("profile"),
         )
-        self.weights = load_safetensors(folder / "weights.safetensors", field="--golden")
-        self.outputs = load_safetensors(folder / "outputs.safetensors", field="--golden")
-        try:
-            self.input = np.load(folder / "input.npy", allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise SpecError([("golden", f"cannot read {folder / 'input.npy'}: {exc}")]) from None
+        self.input = _checked_input(folder / "input.npy", self.network)
+        self.weights = load_safetensors(folder / "weights.safetensors", field="golden")
+        self.outputs = load_safetensors(folder / "outputs.safetensors", field="golden")
+
+
+# manifest field -> the JSON type it must have (a bundle from another tool or a hand edit)
+MANIFEST_FIELDS = {"format": str, "spec": str, "network": dict, "expected": dict}
+NETWORK_FIELDS = {"resolution": int}
+
+
+def _checked_manifest(manifest: object, path: Path) -> dict:
+    """The manifest, or a SpecError naming the file and the first field that is missing or wrong."""
+    if not isinstance(manifest, dict):
+        raise SpecError(
+            [("golden", f"{path}: the manifest must be a JSON object, got {type(manifest).__name__}")]
+        )
+    if manifest.get("format") != FORMAT:
+        raise SpecError([("golden", f"{path}: format: {manifest.get('format')!r} is not {FORMAT}")])
+    for fields, where, data in (
+        (MANIFEST_FIELDS, "", manifest),
+        (
+            NETWORK_FIELDS,
+            "network.",
+            manifest["network"] if isinstance(manifest.get("network"), dict) else {},
+        ),
+    ):
+        for name, kind in fields.items():
+            if not isinstance(data.get(name), kind) or isinstance(data.get(name), bool):
+                got = type(data.get(name)).__name__ if name in data else "missing"
+                raise SpecError([("golden", f"{path}: {where}{name}: expected {kind.__name__}, got {got}")])
+    return manifest
+
+
+def _checked_input(path: Path, network) -> np.ndarray:
+    """The bundle's input batch: an NCHW float array with the network's input channels."""
+    try:
+        value = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise SpecError([("golden", f"cannot read {path}: {exc}")]) from None
+    if not isinstance(value, np.ndarray) or value.ndim != 4 or value.shape[1] != network.input_channels:
+        shape = getattr(value, "shape", type(value).__name__)
+        raise SpecError(
+            [
+                (
+                    "golden",
+                    f"{path}: expected an NCHW batch with {network.input_channels} channels, got {shape}",
+                )
+            ]
+        )
+    return value
 
 
 def check_bundle(

@@ -110,7 +110,10 @@ def _plan(
     if phi is not None:
         if not math.isfinite(phi) or abs(phi) > 50:
             raise SpecError([("phi", f"phi must be a finite number in [-50, 50], got {phi}")])
-        w, d, res = compound_multipliers(phi, spec.scaling.compound, spec.input.resolution)
+        try:
+            w, d, res = compound_multipliers(phi, spec.scaling.compound, spec.input.resolution)
+        except OverflowError:
+            raise SpecError([("phi", f"phi={phi:g} overflows the compound rule's multipliers")]) from None
         if spec.scaling.compound.dropout is not None:
             dropout = spec.scaling.compound.dropout
         label = f"{spec.name}-phi{phi:g}"

@@ -62,15 +62,37 @@ def op_tensors(op: Conv | SqueezeExcite | Linear) -> dict[str, TensorSpec]:
     return _linear_tensors(op)
 
 
-def check_weights(expected: Mapping[str, tuple[int, ...]], weights: Mapping[str, np.ndarray]) -> None:
-    """Raise SpecError naming every missing, extra or wrongly shaped canonical tensor."""
+def check_weights(
+    expected: Mapping[str, tuple[int, ...]], weights: Mapping[str, np.ndarray], *, cast: bool = False
+) -> None:
+    """Raise SpecError naming every missing, extra, wrongly shaped, non-float32 or non-finite tensor.
+
+    Canonical weights are float32 (convention 4): another dtype is refused unless ``cast``, as
+    a silent cast would turn float64 1e300 into inf and bool masks into weights.
+    """
     problems = [(name, "missing tensor") for name in expected if name not in weights]
     problems += [
         (name, "unexpected tensor (not in this network)") for name in weights if name not in expected
     ]
     for name, shape in expected.items():
-        got = tuple(np.shape(weights[name])) if name in weights else None
-        if got is not None and got != tuple(shape):
+        if name not in weights:
+            continue
+        value = weights[name]
+        got = tuple(np.shape(value))
+        if got != tuple(shape):
             problems.append((name, f"shape {got}, expected {tuple(shape)}"))
+            continue
+        dtype = np.asarray(value).dtype
+        if dtype != np.float32 and not cast:
+            problems.append((name, f"dtype {dtype}, expected float32 (ask for a cast to convert it)"))
+        elif not np.all(np.isfinite(np.asarray(value, dtype=np.float64 if cast else dtype))):
+            problems.append((name, "holds NaN or infinite values"))
+        elif cast and not _fits_float32(value):
+            problems.append((name, "does not fit in float32 (it would become infinite)"))
     if problems:
         raise SpecError(problems)
+
+
+def _fits_float32(value: np.ndarray) -> bool:
+    with np.errstate(over="ignore"):  # the overflow is the finding, not a warning to print
+        return bool(np.all(np.isfinite(np.asarray(value).astype(np.float32))))

@@ -43,6 +43,15 @@ class _SpecLoader(yaml.SafeLoader):
         seen: set = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"a key must be a plain value, not a {type(key).__name__}",
+                    key_node.start_mark,
+                ) from None
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -91,6 +100,14 @@ def parse_text(text: str, source: str = "<string>") -> NetworkSpec:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError([(where, f"malformed YAML: {problem}")], source) from None
+    except RecursionError:
+        raise SpecError([("", "malformed YAML: nested too deeply")], source) from None
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        # PyYAML's constructors raise these for values their tags cannot hold:
+        # !!float abc, !!timestamp nope, an integer of more than 4300 digits, ...
+        raise SpecError(
+            [("", f"malformed YAML: a value its tag cannot hold ({type(exc).__name__}: {exc})")], source
+        ) from None
     return parse_spec(data, source)
 
 
@@ -98,10 +115,11 @@ def load_spec(path: str | Path) -> NetworkSpec:
     """Read a .yaml/.yml/.json spec file."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_SPEC_BYTES:
-            raise SpecError([("", f"spec file is {size} bytes, larger than {MAX_SPEC_BYTES}")], str(path))
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:  # at most one byte past the limit: /dev/zero has no size
+            data = handle.read(MAX_SPEC_BYTES + 1)
+        if len(data) > MAX_SPEC_BYTES:
+            raise SpecError([("", f"spec file is larger than {MAX_SPEC_BYTES} bytes")], str(path))
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([("", f"cannot read spec file: {exc}")], str(path)) from None
     return parse_text(text, str(path))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ..errors import SpecError
 from .blocks import Activation, Block, StrictModel, _odd_kernel
@@ -14,7 +14,7 @@ class Rounding(StrictModel):
     """How scaled widths and depths become integers (EfficientNet's rules by default)."""
 
     divisor: int = Field(8, ge=1, le=1024, description="channel counts are multiples of this")
-    min_value: int | None = Field(None, ge=1, description="smallest channel count; default divisor")
+    min_value: int | None = Field(None, ge=1, le=65536, description="smallest channel count; default divisor")
     round_limit: float = Field(
         0.9, ge=0, le=1, description="round up one divisor more when rounding lost more than this"
     )
@@ -95,8 +95,11 @@ class Compound(StrictModel):
     dropout: float | None = Field(None, ge=0, lt=1, description="dropout for phi-scaled models")
 
 
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class Scaling(StrictModel):
-    variants: dict[str, Variant] = Field(default_factory=dict)
+    variants: dict[Name, Variant] = Field(default_factory=dict)
     default: str | None = Field(None, description="variant used when none is named")
     compound: Compound = Field(default_factory=Compound)
 
@@ -109,6 +112,16 @@ class Scaling(StrictModel):
 
 class Profile(StrictModel):
     """Named overrides of network-wide conventions, e.g. Keras' padding and BN constants."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: object) -> object:
+        """A profile field set to null overrides nothing: say so, rather than fail at resolve."""
+        if isinstance(data, dict):
+            nulls = [key for key, value in data.items() if value is None]
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)}: null overrides nothing; leave the field out")
+        return data
 
     description: str = ""
     padding: Literal["symmetric", "same"] | None = None
@@ -139,7 +152,7 @@ class NetworkSpec(StrictModel):
     head: Head = Field(default_factory=Head)
     classifier: Classifier = Field(default_factory=Classifier)
     scaling: Scaling = Field(default_factory=Scaling)
-    profiles: dict[str, Profile] = Field(default_factory=dict)
+    profiles: dict[Name, Profile] = Field(default_factory=dict)
 
     def with_profile(self, profile: str | None) -> NetworkSpec:
         """This spec with a named profile's overrides merged in (``None`` returns self).
@@ -159,4 +172,10 @@ class NetworkSpec(StrictModel):
                 merged[key] = {**merged.get(key, {}), **value}
             else:
                 merged[key] = value
-        return type(self).model_validate(merged)
+        try:
+            return type(self).model_validate(merged)
+        except ValidationError as exc:  # a profile that validates alone but not merged in
+            problems = [
+                (f"profiles.{profile}.{'.'.join(map(str, e['loc']))}", e["msg"]) for e in exc.errors()
+            ]
+            raise SpecError(problems) from None

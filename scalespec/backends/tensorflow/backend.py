@@ -51,11 +51,11 @@ class TensorFlowBackend:
 
         return export_weights(model)
 
-    def import_weights(self, model: Any, weights: Mapping[str, np.ndarray]) -> None:
+    def import_weights(self, model: Any, weights: Mapping[str, np.ndarray], *, cast: bool = False) -> None:
         """Load canonical weights; a missing, extra or mis-shaped tensor raises SpecError."""
         from .weights import import_weights
 
-        import_weights(model, weights)
+        import_weights(model, weights, cast=cast)
 
     def forward(
         self, model: Any, x: np.ndarray, *, training: bool = False, device: str = "cpu"

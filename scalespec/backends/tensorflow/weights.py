@@ -81,10 +81,12 @@ def export_weights(model: keras.Model) -> dict[str, np.ndarray]:
     }
 
 
-def import_weights(model: keras.Model, weights: Mapping[str, np.ndarray]) -> None:
+def import_weights(model: keras.Model, weights: Mapping[str, np.ndarray], *, cast: bool = False) -> None:
     """Load canonical ``weights`` into ``model``; nothing is assigned unless all tensors fit."""
     slots = tensor_slots(model)
-    check_weights({name: canonical_shape(layer, var) for name, (layer, var) in slots.items()}, weights)
+    check_weights(
+        {name: canonical_shape(layer, var) for name, (layer, var) in slots.items()}, weights, cast=cast
+    )
     for name, (layer, var) in slots.items():
         value = np.asarray(weights[name], dtype=np.float32)
         if _role(var) == "kernel":

@@ -37,8 +37,8 @@ class TorchBackend:
     def export_weights(self, model: Any) -> Weights:
         return _weights.export_weights(model)
 
-    def import_weights(self, model: Any, weights: Mapping[str, np.ndarray]) -> None:
-        _weights.import_weights(model, weights)
+    def import_weights(self, model: Any, weights: Mapping[str, np.ndarray], *, cast: bool = False) -> None:
+        _weights.import_weights(model, weights, cast=cast)
 
     def forward(
         self, model: Any, x: np.ndarray, *, training: bool = False, device: str = "cpu"

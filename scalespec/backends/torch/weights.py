@@ -33,9 +33,9 @@ def export_weights(model: nn.Module) -> dict[str, np.ndarray]:
     return {k: v.detach().to("cpu", torch.float32).numpy().copy() for k, v in _canonical_state(model).items()}
 
 
-def import_weights(model: nn.Module, weights: Mapping[str, np.ndarray]) -> None:
+def import_weights(model: nn.Module, weights: Mapping[str, np.ndarray], *, cast: bool = False) -> None:
     """Load canonical weights into ``model`` after checking names and shapes against the IR."""
-    check_weights(expected_shapes(model), weights)
+    check_weights(expected_shapes(model), weights, cast=cast)
     state = _canonical_state(model)
     check_weights({k: tuple(v.shape) for k, v in state.items()}, weights)
     with torch.no_grad():
