@@ -64,10 +64,12 @@ def test_a_null_profile_field_is_refused_at_validation_naming_it(field):
         parse_text(BASE + f"profiles: {{p: {{{field}: null}}}}\n")
 
 
-def test_overflowing_compound_rule_names_phi():
-    spec = parse_text(BASE + "scaling: {compound: {gamma: 1.0e-7}}\n")
-    with pytest.raises(SpecError, match="phi"):
-        resolve(spec, phi=-50)
+@pytest.mark.parametrize("coefficient", ["alpha", "beta", "gamma"])
+def test_compound_coefficients_below_one_are_refused(coefficient):
+    """The paper's constraint (each at least 1): below it cost falls as phi grows, fit's
+    bisection would answer wrongly, and gamma 1e-7 at phi -50 overflowed."""
+    with pytest.raises(SpecError, match=rf"scaling\.compound\.{coefficient}"):
+        parse_text(BASE + f"scaling: {{compound: {{{coefficient}: 1.0e-7}}}}\n")
 
 
 def test_validate_grows_with_variants_plus_profiles(capsys, tmp_path):
@@ -213,3 +215,11 @@ def test_a_bad_input_array_names_the_file(capsys, tmp_path, bad_input):
     folder = _bundle(tmp_path, manifest, bad_input)
     code, err = run(capsys, "conform", "--golden", str(folder), "--backends", "torch")
     assert code == 2 and "input.npy" in err
+
+
+@pytest.mark.parametrize("resolution", [-5, 0, 2.5, True])
+def test_network_cost_refuses_a_non_positive_or_fractional_resolution(resolution):
+    from scalespec.ir.cost import network_cost
+
+    with pytest.raises(SpecError, match="resolution"):
+        network_cost(resolve(parse_text(BASE)), resolution)

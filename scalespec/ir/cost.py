@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from math import prod
 
+from ..errors import SpecError
 from .network import Conv, Linear, Network, SqueezeExcite, conv_output_size
 from .weights import op_tensors
 
@@ -112,6 +113,10 @@ def network_cost(network: Network, resolution: int | None = None) -> NetworkCost
     ``resolution`` defaults to the network's nominal size; any size the convs accept works,
     because spatial sizes are recomputed here from kernels, strides and the padding mode.
     """
+    if resolution is not None and (
+        isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1
+    ):
+        raise SpecError([("resolution", f"resolution must be a positive integer, got {resolution!r}")])
     res = resolution or network.resolution
     size = (res, res)
     rows: list[LayerCost] = []

@@ -88,9 +88,10 @@ class Variant(StrictModel):
 class Compound(StrictModel):
     """Compound scaling: depth = alpha^phi, width = beta^phi, resolution = base * gamma^phi."""
 
-    alpha: float = Field(1.2, gt=0, le=4)
-    beta: float = Field(1.1, gt=0, le=4)
-    gamma: float = Field(1.15, gt=0, le=4)
+    # at least 1, as in the paper: a larger phi then never gives a smaller network
+    alpha: float = Field(1.2, ge=1, le=4, description="depth multiplier per unit of phi")
+    beta: float = Field(1.1, ge=1, le=4, description="width multiplier per unit of phi")
+    gamma: float = Field(1.15, ge=1, le=4, description="resolution multiplier per unit of phi")
     resolution_divisor: int = Field(8, ge=1, le=256)
     dropout: float | None = Field(None, ge=0, lt=1, description="dropout for phi-scaled models")
 
