@@ -6,6 +6,7 @@ Exit status: 0 every check passed, 1 a check failed, 2 bad input (SpecError, rai
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -35,12 +36,12 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.golden and args.save_golden:
         raise SpecError([("--golden", "give --golden or --save-golden, not both")])
     model_options = (args.variant, args.phi, args.width, args.depth, args.resolution, args.profile)
-    if args.golden and any(value is not None for value in model_options):
+    if args.golden and not args.model and any(value is not None for value in model_options):
         raise SpecError(
             [
                 (
                     "--golden",
-                    "a golden bundle names its own network; drop --variant/--phi/--width/--depth/--resolution/--profile",
+                    "--variant/--phi/--width/--depth/--resolution/--profile name a model: give MODEL_OR_FILE too",
                 )
             ]
         )
@@ -92,7 +93,10 @@ def run(args: argparse.Namespace) -> int:
     progress = _progress(args)
     reports, random_result = [], None
     if args.golden:
-        reports.append(golden.check_bundle(args.golden, names, device=args.device, progress=progress))
+        expect = (target(args)[1], args.model) if args.model else None  # must be the bundle's network
+        reports.append(
+            golden.check_bundle(args.golden, names, device=args.device, progress=progress, expect=expect)
+        )
     elif args.model:
         spec, network, identity = target(args)
         report = runner.conform(
@@ -103,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             golden.save_bundle(report, spec, args.save_golden, force=args.force)
             progress(f"golden bundle written to {args.save_golden}")
     for report in reports:
-        print(render(report))
+        _say(render(report))
     if args.random:
         random_result = random_specs.conform_random(
             args.random,
@@ -114,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             **_shrink(args),
         )
-        print(_random_summary(random_result))
+        _say(_random_summary(random_result))
     ok = all(r.ok for r in reports) and (random_result is None or random_result.ok)
     if args.json:
         from ..files import atomic_write
@@ -126,6 +130,15 @@ def run(args: argparse.Namespace) -> int:
             field="--json",
         )
     return 0 if ok else 1
+
+
+def _say(text: str) -> None:
+    """Print a result; a reader that has gone (``| head -c1``) changes nothing about the exit
+    status, which follows the checks, and the JSON report is still written."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _shrink(args: argparse.Namespace) -> dict:

@@ -102,12 +102,13 @@ class Bundle:
         )
         self.input = _checked_input(folder / "input.npy", self.network)
         self.weights = load_safetensors(folder / "weights.safetensors", field="golden")
-        self.outputs = load_safetensors(folder / "outputs.safetensors", field="golden")
+        self.outputs = _checked_outputs(folder / "outputs.safetensors", self.network, len(self.input))
 
 
 # manifest field -> the JSON type it must have (a bundle from another tool or a hand edit)
 MANIFEST_FIELDS = {"format": str, "spec": str, "network": dict, "expected": dict}
 NETWORK_FIELDS = {"resolution": int}
+EXPECTED_FIELDS = {"params": int, "buffers": int, "macs": int}
 
 
 def _checked_manifest(manifest: object, path: Path) -> dict:
@@ -118,19 +119,48 @@ def _checked_manifest(manifest: object, path: Path) -> dict:
         )
     if manifest.get("format") != FORMAT:
         raise SpecError([("golden", f"{path}: format: {manifest.get('format')!r} is not {FORMAT}")])
-    for fields, where, data in (
+
+    def part(name: str) -> dict:
+        return manifest[name] if isinstance(manifest.get(name), dict) else {}
+
+    checked = (
         (MANIFEST_FIELDS, "", manifest),
-        (
-            NETWORK_FIELDS,
-            "network.",
-            manifest["network"] if isinstance(manifest.get("network"), dict) else {},
-        ),
-    ):
+        (NETWORK_FIELDS, "network.", part("network")),
+        (EXPECTED_FIELDS, "expected.", part("expected")),
+    )
+    for fields, where, data in checked:
         for name, kind in fields.items():
             if not isinstance(data.get(name), kind) or isinstance(data.get(name), bool):
                 got = type(data.get(name)).__name__ if name in data else "missing"
                 raise SpecError([("golden", f"{path}: {where}{name}: expected {kind.__name__}, got {got}")])
     return manifest
+
+
+def _checked_outputs(path: Path, network: Network, batch: int) -> dict[str, np.ndarray]:
+    """At least one reference output, each of the shape the network gives for the input batch:
+    a bundle with no outputs would check nothing and pass."""
+    outputs = load_safetensors(path, field="golden")
+    want = C.expected_output_shape(network, batch)
+    if not outputs:
+        raise SpecError([("golden", f"{path}: holds no reference outputs, so it would prove nothing")])
+    for name, value in outputs.items():
+        if tuple(value.shape) != want:
+            raise SpecError(
+                [("golden", f"{path}: output {name!r} has shape {tuple(value.shape)}, expected {want}")]
+            )
+    return outputs
+
+
+def identity_check(bundle: Bundle, network: Network, named: str) -> C.Check:
+    """Whether the network a command line names is the bundle's network; the message says how not."""
+    ours, theirs = network.identity(), bundle.network.identity()
+    differs = [
+        f"{key} {theirs[key]!r} in the bundle, {ours[key]!r} here" for key in ours if ours[key] != theirs[key]
+    ]
+    if network.to_table() != bundle.network.to_table():
+        differs.append("the architecture tables differ")
+    message = f"{named} is not the bundle's network: " + "; ".join(differs) if differs else ""
+    return C.Check("bundle", "identity", not differs, {"named": named, "bundle": theirs.get("name")}, message)
 
 
 def _checked_input(path: Path, network) -> np.ndarray:
@@ -153,9 +183,18 @@ def _checked_input(path: Path, network) -> np.ndarray:
 
 
 def check_bundle(
-    folder: str | Path, backend_names, *, device: str = "cpu", progress: Progress = _quiet
+    folder: str | Path,
+    backend_names,
+    *,
+    device: str = "cpu",
+    progress: Progress = _quiet,
+    expect: tuple[Network, str] | None = None,
 ) -> Report:
-    """Check the backends available here against a bundle: weights in, outputs and counts compared."""
+    """Check the backends available here against a bundle: weights in, outputs and counts compared.
+
+    ``expect`` (a network and how the user named it) must be the bundle's network, or the
+    ``bundle`` check fails saying how they differ.
+    """
     started = time.perf_counter()
     bundle = Bundle(folder)
     backends = load_backends(backend_names)
@@ -170,6 +209,8 @@ def check_bundle(
     )
     expected = network_cost(network, network.resolution).total
     report.checks.append(_bundle_check(bundle, expected))
+    if expect is not None:
+        report.checks.append(identity_check(bundle, *expect))
     for index, backend in enumerate(backends):
         progress(
             f"[{index + 1}/{len(backends)}] building and running {backend.name} on {devices[backend.name]}..."

@@ -228,3 +228,65 @@ def test_save_golden_refuses_to_overwrite(bundle, capsys):
 def test_not_a_bundle_is_bad_input(tmp_path, capsys):
     assert main(["conform", "--golden", str(tmp_path), "--quiet"]) == 2
     assert "not a golden bundle" in capsys.readouterr().err
+
+
+def test_a_named_model_must_be_the_bundles_network(bundle, capsys):
+    same = ["conform", TINY, "--variant", "wide", "--resolution", "37", "--golden", str(bundle)]
+    assert main([*same, "--backends", "torch", "--quiet"]) == 0
+    capsys.readouterr()
+    other = str(SPECS / "tiny-symmetric.json")
+    assert main(["conform", other, "--golden", str(bundle), "--backends", "torch", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "is not the bundle's network" in out and "FAIL: bundle" in out
+    assert main(["conform", TINY, "--golden", str(bundle), "--backends", "torch", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "variant 'wide' in the bundle, 'base' here" in out and "resolution 37 in the bundle" in out
+
+
+def _edited(bundle: Path, tmp_path: Path, edit) -> Path:
+    copy = tmp_path / "edited"
+    shutil.copytree(bundle, copy)
+    edit(copy)
+    return copy
+
+
+def test_a_bundle_that_could_prove_nothing_is_bad_input(bundle, tmp_path, capsys):
+    from safetensors.numpy import save_file
+
+    empty = _edited(bundle, tmp_path, lambda f: save_file({}, str(f / "outputs.safetensors")))
+    assert main(["conform", "--golden", str(empty), "--backends", "torch", "--quiet"]) == 2
+    assert "outputs.safetensors: holds no reference outputs" in capsys.readouterr().err
+
+
+def test_a_bundle_without_its_counts_is_bad_input(bundle, tmp_path, capsys):
+    def drop_macs(folder: Path) -> None:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        del manifest["expected"]["macs"]
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    edited = _edited(bundle, tmp_path, drop_macs)
+    assert main(["conform", "--golden", str(edited), "--backends", "torch", "--quiet"]) == 2
+    assert "manifest.json: expected.macs: expected int, got missing" in capsys.readouterr().err
+
+
+def test_a_failing_run_piped_into_head_still_fails(bundle, tmp_path):
+    """`set -o pipefail; scalespec conform ... | head -c1` exits 1, and the JSON is written."""
+    from safetensors.numpy import load_file, save_file
+
+    def tamper(folder: Path) -> None:
+        outputs = load_file(str(folder / "outputs.safetensors"))
+        outputs["tensorflow"][0, 1] += 1e-3
+        save_file(outputs, str(folder / "outputs.safetensors"))
+
+    tampered = _edited(bundle, tmp_path, tamper)
+    scalespec = Path(sys.executable).with_name("scalespec")
+    report = tmp_path / "report.json"
+    command = (
+        f"'{scalespec}' conform --golden '{tampered}' --backends torch --quiet --json '{report}' | head -c1"
+    )
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 1, done.stderr
+    assert len(done.stdout) == 1 and "Traceback" not in done.stderr
+    assert json.loads(report.read_text())["ok"] is False
