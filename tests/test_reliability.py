@@ -212,7 +212,12 @@ def test_malformed_manifests_name_the_file_and_field(capsys, tmp_path, manifest,
 @pytest.mark.parametrize("bad_input", [{"x": np.zeros(3)}, np.float32(1.0)], ids=["npz", "0-d"])
 def test_a_bad_input_array_names_the_file(capsys, tmp_path, bad_input):
     counts = {"params": 1, "buffers": 1, "macs": 1}
-    manifest = {"format": "scalespec-golden/1", "spec": BASE, "network": {"resolution": 32}, "expected": counts}
+    manifest = {
+        "format": "scalespec-golden/1",
+        "spec": BASE,
+        "network": {"resolution": 32},
+        "expected": counts,
+    }
     folder = _bundle(tmp_path, manifest, bad_input)
     code, err = run(capsys, "conform", "--golden", str(folder), "--backends", "torch")
     assert code == 2 and "input.npy" in err

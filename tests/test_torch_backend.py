@@ -35,7 +35,7 @@ def zoo(name: str, resolution: int | None = None, profile: str | None = None):
 @pytest.mark.parametrize("size", [31, 32, 33, 40, 47])
 def test_any_resolution_and_shapes_follow_the_ir(padding, size):
     net = kitchen_sink(padding)
-    model = B.build(net)
+    model = B.build(net).eval()  # batch 1: BN needs its running statistics
     x = torch.randn(1, 3, size, size + 3)
     with torch.no_grad():
         features = model.forward_features(x)
@@ -80,7 +80,7 @@ def _hand_conv(x: np.ndarray, w: np.ndarray, stride: int, pads: tuple[int, int, 
 )
 def test_one_conv_network_by_hand(padding, pads):
     net = one_conv(padding)
-    model = B.build(net)
+    model = B.build(net).eval()
     x = np.arange(16, dtype=np.float32).reshape(4, 4) - 5.0
     w = np.array([[1, 2, 0], [-1, 3, 1], [0, 2, -2]], dtype=np.float32)
     with torch.no_grad():
@@ -214,7 +214,7 @@ def test_measured_macs_on_real_tensors_match_meta_count():
     from torch.utils.flop_counter import FlopCounterMode
 
     net = kitchen_sink("same")
-    model = B.build(net)
+    model = B.build(net).eval()
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(torch.zeros(1, 3, 37, 37))
     assert counter.get_total_flops() // 2 == B.measure(model, 37).macs == network_cost(net, 37).total.macs

@@ -65,7 +65,7 @@ def test_torchvision_outputs_equal(tv_name):
                 module.weight.normal_(1, 0.2)
                 module.bias.normal_(0, 0.2)
     net = zoo(PAIRS[tv_name], 64)
-    model = B.build(net)
+    model = B.build(net).eval()
     import_published(model, reference.state_dict())
     x = torch.randn(2, 3, 64, 66)
     with torch.no_grad():

@@ -12,8 +12,9 @@ from scalespec.ir.network import Network
 
 
 def randomised(framework: str, network: Network, seed: int = 0, **build):
-    """``network`` built by ``framework``'s backend, holding random_weights(network, seed)."""
+    """``network`` built by ``framework``'s backend, holding random_weights(network, seed);
+    a PyTorch model is put in eval mode (it is built in training mode), as tests compare outputs."""
     backend = get_backend(framework)
     model = backend.build(network, **build)
     backend.import_weights(model, random_weights(network, seed))
-    return model
+    return model.eval() if framework == "torch" else model

@@ -12,8 +12,11 @@ NETWORK_ATTR = "scalespec_network"  # the IR a built model came from, for weight
 
 
 def build(network: Network, *, num_classes: int | None = None) -> nn.Module:
-    """The network as an eval-mode nn.Module whose state_dict keys are the canonical weight names."""
-    model = ScaledNet(architecture(network, num_classes)).eval()
+    """The network as an nn.Module whose state_dict keys are the canonical weight names.
+
+    Like every nn.Module it starts in training mode (convention 9): call ``.eval()`` for inference.
+    """
+    model = ScaledNet(architecture(network, num_classes))
     if num_classes is None:
         setattr(model, NETWORK_ATTR, network)
     return model

@@ -12,12 +12,13 @@ RUNTIME_PATH = Path(__file__).with_name("runtime.py")
 
 FOOTER = '''
 def build_model(num_classes: int | None = None) -> ScaledNet:
-    """The network in eval mode; ``num_classes`` resizes the classifier (0: none, pooled features out)."""
-    return ScaledNet(read_architecture(ARCHITECTURE, num_classes)).eval()
+    """The network, in training mode like every nn.Module (``.eval()`` for inference);
+    ``num_classes`` resizes the classifier (0: none, pooled features out)."""
+    return ScaledNet(read_architecture(ARCHITECTURE, num_classes))
 
 
 if __name__ == "__main__":  # run once on a blank image at the nominal size
-    model = build_model()
+    model = build_model().eval()
     size = ARCHITECTURE["resolution"]
     with torch.no_grad():
         out = model(torch.zeros(1, ARCHITECTURE["stem"]["in_channels"], size, size))
