@@ -216,3 +216,53 @@ def test_one_conv_matches_torch_backend(padding, size):
     np.testing.assert_allclose(
         BACKEND.forward(keras_model, x), TORCH.forward(torch_model, x), rtol=1e-5, atol=1e-5
     )
+
+
+# A generated Keras file run on another Keras 3 backend, with the same canonical weights.
+ON_ANOTHER_BACKEND = """
+import sys
+import numpy as np
+import keras
+from scalespec.backends.source import load_generated
+from scalespec.backends.tensorflow.weights import import_weights
+from scalespec.files import load_safetensors
+model = load_generated(sys.argv[1]).build_model()
+import_weights(model, load_safetensors(sys.argv[2]))
+x = np.load(sys.argv[3])
+np.save(sys.argv[4], keras.ops.convert_to_numpy(model(x, training=False)))
+print(keras.backend.backend())
+"""
+
+
+@pytest.mark.parametrize("padding", ["symmetric", "same"])
+def test_generated_file_runs_on_keras_torch_backend_with_the_same_outputs(tmp_path, padding):
+    """Keras 3 on PyTorch (layer names without dots) gives the TensorFlow backend's outputs."""
+    pytest.importorskip("torch")
+    import subprocess
+    import sys
+
+    from scalespec.conformance.checks import random_input, random_weights
+    from scalespec.files import save_safetensors
+
+    network = tiny(padding)
+    weights = random_weights(network, 3)
+    model = randomised("tensorflow", network, seed=3)
+    x = np.ascontiguousarray(
+        np.transpose(random_input(network, 32, seed=4), (0, 2, 3, 1))
+    )  # even: SAME's extra pixel
+    expected = np.asarray(model(x, training=False))
+    (tmp_path / "model.py").write_text(BACKEND.emit(network), encoding="utf-8")
+    save_safetensors(weights, tmp_path / "w.safetensors")
+    np.save(tmp_path / "x.npy", x)
+    env = {**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    paths = [str(tmp_path / name) for name in ("model.py", "w.safetensors", "x.npy", "out.npy")]
+    done = subprocess.run(
+        [sys.executable, "-c", ON_ANOTHER_BACKEND, *paths],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "torch"
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=1e-4, atol=1e-5)
