@@ -64,3 +64,26 @@ def test_create_model_errors_name_the_field(tmp_path):
     bad.write_bytes(b"not safetensors")
     with pytest.raises(SpecError, match="weights"):
         scalespec.create_model("efficientnet-b0", resolution=32, weights=bad)
+
+
+def test_fine_tuning_to_10_classes_from_a_1000_class_checkpoint(framework, tmp_path):
+    """The head is skipped with a warning naming it; every other tensor is the checkpoint's."""
+    _, network = resolve_model("efficientnet-b0", resolution=32)
+    checkpoint = random_weights(network, 11)
+    path = save_safetensors(checkpoint, tmp_path / "b0-1000.safetensors")
+    with pytest.warns(UserWarning, match="the classifier differs") as caught:
+        model = scalespec.create_model(
+            "efficientnet-b0", framework, resolution=32, num_classes=10, weights=path
+        )
+    message = str(caught[0].message)
+    assert "classifier.weight (1000, 1280)" in message and "classifier.bias (1000,)" in message
+    backend = get_backend(framework)
+    loaded = backend.export_weights(model)
+    assert loaded["classifier.weight"].shape == (10, 1280)
+    assert all(
+        np.array_equal(loaded[name], checkpoint[name])
+        for name in checkpoint
+        if not name.startswith("classifier.")
+    )
+    _, ten = resolve_model("efficientnet-b0", resolution=32, num_classes=10)
+    assert backend.forward(model, random_input(ten, 32, seed=0)).shape == (2, 10)

@@ -218,3 +218,21 @@ def test_measured_macs_on_real_tensors_match_meta_count():
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(torch.zeros(1, 3, 37, 37))
     assert counter.get_total_flops() // 2 == B.measure(model, 37).macs == network_cost(net, 37).total.macs
+
+
+def test_reset_classifier_for_fine_tuning():
+    """timm's reset_classifier: a fresh N-way head (0: none); weights still import by name."""
+    net = zoo("efficientnet-b0", 32)
+    model = randomised("torch", net)
+    model.reset_classifier(10)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert model.eval()(x).shape == (2, 10)
+    weights = B.export_weights(model)
+    assert weights["classifier.weight"].shape == (10, 1280)
+    B.import_weights(model, weights)  # the record of the 1000-class IR no longer applies
+    model.reset_classifier(0)
+    with torch.no_grad():
+        assert model(x).shape == (2, 1280)
+    with pytest.raises(ValueError, match="num_classes"):
+        model.reset_classifier(-1)

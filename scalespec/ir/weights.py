@@ -96,3 +96,31 @@ def check_weights(
 def _fits_float32(value: np.ndarray) -> bool:
     with np.errstate(over="ignore"):  # the overflow is the finding, not a warning to print
         return bool(np.all(np.isfinite(np.asarray(value).astype(np.float32))))
+
+
+HEAD_PREFIX = "classifier."
+
+
+def swap_head(
+    checkpoint: Mapping[str, np.ndarray], fresh: Mapping[str, np.ndarray]
+) -> tuple[dict, list[str]]:
+    """A checkpoint made to fit a network whose classifier differs (fine-tuning to other classes).
+
+    The checkpoint's classifier tensors that the network lacks or shapes differently are
+    dropped, and the network's own (``fresh``) classifier tensors take their place; every
+    other tensor is left for the strict import to check. Returns the weights and what was
+    skipped, as ``name (shape)``.
+    """
+    adapted = {k: v for k, v in checkpoint.items() if not k.startswith(HEAD_PREFIX)}
+    skipped = []
+    for name, value in checkpoint.items():
+        if not name.startswith(HEAD_PREFIX):
+            continue
+        if name in fresh and tuple(np.shape(value)) == tuple(np.shape(fresh[name])):
+            adapted[name] = value
+        else:
+            skipped.append(f"{name} {tuple(np.shape(value))}")
+    for name, value in fresh.items():
+        if name.startswith(HEAD_PREFIX) and name not in adapted:
+            adapted[name] = value
+    return adapted, skipped

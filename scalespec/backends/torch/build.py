@@ -23,5 +23,9 @@ def build(network: Network, *, num_classes: int | None = None) -> nn.Module:
 
 
 def network_of(model: nn.Module) -> Network | None:
-    """The IR ``model`` was built from, when build() recorded it and the classifier is unchanged."""
-    return getattr(model, NETWORK_ATTR, None)
+    """The IR ``model`` was built from, when build() recorded it and the classifier is unchanged
+    (``reset_classifier`` makes the record stale, so then there is none)."""
+    network = getattr(model, NETWORK_ATTR, None)
+    if network is None or getattr(model, "num_classes", network.num_classes) != network.num_classes:
+        return None
+    return network

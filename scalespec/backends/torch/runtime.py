@@ -165,6 +165,19 @@ class ScaledNet(nn.Module):
         self.head = ConvNormAct(arch.head.as_layer(), **bn) if arch.head else nn.Identity()
         self.pre_logits = DropoutLinear(arch.pre_logits) if arch.pre_logits else nn.Identity()
         self.classifier = DropoutLinear(arch.classifier) if arch.classifier else nn.Identity()
+        last = arch.pre_logits or arch.head or arch.stages[-1][-1]
+        self.num_features = last.out_features if isinstance(last, LinearRow) else last.out_channels
+        self.drop_rate = arch.classifier.dropout if arch.classifier else 0.0
+        self.num_classes = arch.classifier.out_features if arch.classifier else 0
+
+    def reset_classifier(self, num_classes: int, drop_rate: float | None = None) -> None:
+        """A new, freshly initialised classifier of ``num_classes`` (0: none), for fine-tuning."""
+        if num_classes < 0:
+            raise ValueError(f"num_classes must be 0 (no classifier) or more, got {num_classes}")
+        rate = self.drop_rate if drop_rate is None else drop_rate
+        row = LinearRow(self.num_features, num_classes, None, rate)
+        self.classifier = DropoutLinear(row) if num_classes else nn.Identity()
+        self.num_classes = num_classes
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The feature map after the head conv (or after the last block when there is none)."""
