@@ -18,7 +18,7 @@ from .ir.fit import Budget, fit_phi, fitting_variants
 from .ir.network import Network
 from .ir.resolve import resolve
 from .modelargs import add_model_arguments, resolve_args
-from .spec.io import json_schema, load_spec
+from .spec.io import json_schema
 from .spec.scaling import flops_constraint_gap
 from .zoo import families, load_family, load_model
 
@@ -41,18 +41,37 @@ def _human(value: float) -> str:
     return str(int(value))
 
 
-def cmd_list(args: argparse.Namespace) -> int:
-    print(f"{'model':<20} {'resolution':>10} {'params':>10} {'MACs':>10}  profiles")
+def zoo_rows() -> list[dict]:
+    """One row per zoo model: name, resolution, params, MACs and profiles (``list``'s content)."""
+    rows = []
     for family in families():
         spec = load_family(family)
-        profiles = ", ".join(spec.profiles) or "-"
         for variant in spec.scaling.variants:
             net = resolve(spec, variant=variant)
             total = network_cost(net).total
-            name = f"{family}-{variant}"
-            print(
-                f"{name:<20} {net.resolution:>10} {_human(total.params):>10} {_human(total.macs):>10}  {profiles}"
+            rows.append(
+                {
+                    "model": f"{family}-{variant}",
+                    "resolution": net.resolution,
+                    "params": total.params,
+                    "macs": total.macs,
+                    "profiles": list(spec.profiles),
+                }
             )
+    return rows
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = zoo_rows()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'model':<20} {'resolution':>10} {'params':>10} {'MACs':>10}  profiles")
+    for row in rows:
+        print(
+            f"{row['model']:<20} {row['resolution']:>10} {_human(row['params']):>10} "
+            f"{_human(row['macs']):>10}  {', '.join(row['profiles']) or '-'}"
+        )
     return 0
 
 
@@ -114,7 +133,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    spec = load_spec(args.file)
+    spec = load_model(args.file).spec
     # each variant under the default conventions, each profile at the default variant: every
     # part is resolved once, and the work grows with variants + profiles, not their product
     for variant in spec.scaling.variants or [None]:
@@ -200,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("list", help="list the zoo's models with their size and cost")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("show", help="per-stage table and totals of a resolved model")
@@ -207,8 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the full report (per layer too) as JSON")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("validate", help="check a spec file, resolving every variant and profile")
-    p.add_argument("file", metavar="FILE")
+    p = sub.add_parser("validate", help="check a spec file or zoo model, resolving every variant and profile")
+    p.add_argument("file", metavar="MODEL_OR_FILE")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("schema", help="print the JSON Schema of spec files")

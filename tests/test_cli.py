@@ -192,3 +192,13 @@ def test_validate_without_a_compound_rule_says_so(capsys, tmp_path):
     ruled.write_text(bare.read_text() + "scaling: {compound: {alpha: 1.2, beta: 1.1, gamma: 1.15}}\n")
     code, out, _ = run(capsys, "validate", str(ruled))
     assert code == 0 and "alpha*beta^2*gamma^2 - 2 = -0.0797" in out  # 1.2 * 1.21 * 1.3225 - 2
+
+
+def test_list_json_and_validate_zoo_names_and_did_you_mean(capsys):
+    code, out, _ = run(capsys, "list", "--json")
+    rows = {row["model"]: row for row in json.loads(out)}
+    assert code == 0 and rows["efficientnet-b0"]["params"] == PUBLISHED["b0"]["params"]
+    code, out, _ = run(capsys, "validate", "efficientnetv2")
+    assert code == 0 and "valid spec 'efficientnetv2'" in out
+    code, _, err = run(capsys, "show", "efficientnt-b3")
+    assert code == 2 and "did you mean efficientnet-b3" in err

@@ -56,6 +56,7 @@ def pytest_configure(config) -> None:
         if not path.exists():
             raise pytest.UsageError(f"--scalespec-specs: no such file or folder: {path}")
     config.stash[SPEC_ROOTS] = [path.resolve() for path in paths]
+    config.stash[SKIPPED], config.stash[COLLECTED] = [], []
     config.args.extend(str(path) for path in paths)
     named = any(Path(arg.split("::")[0]).resolve() == RANDOM_ANCHOR for arg in config.args)
     if config.getoption("scalespec_random") and not named:  # named: a rerun of chosen random items
@@ -119,8 +120,43 @@ def pytest_collect_file(file_path: Path, parent):
     if file_path.suffix.lower() in SPEC_SUFFIXES and any(
         file_path == root or root in file_path.parents for root in roots
     ):
+        if not _looks_like_a_spec(file_path):  # package.json, CI configs: not ours
+            parent.config.stash[SKIPPED].append(str(file_path))
+            return None
+        parent.config.stash[COLLECTED].append(str(file_path))
         return SpecFile.from_parent(parent, path=file_path)
     return None
+
+
+SKIPPED = pytest.StashKey[list]()
+COLLECTED = pytest.StashKey[list]()
+
+
+def _looks_like_a_spec(path: Path) -> bool:
+    """A spec is a mapping with a ``stages`` section; a file that does not parse counts as one,
+    so a broken spec fails loudly instead of being skipped."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
+    except yaml.YAMLError:
+        return True
+    return isinstance(data, dict) and "stages" in data
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """Say which files were not taken for specs, and when the spec paths held none."""
+    if SPEC_ROOTS not in config.stash:
+        return
+    skipped, collected = config.stash[SKIPPED], config.stash[COLLECTED]
+    if skipped:
+        names = ", ".join(Path(name).name for name in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+        terminalreporter.write_line(f"scalespec: not spec files (no 'stages' section), ignored: {names}")
+    if config.getoption("scalespec_specs") and not collected:
+        roots = ", ".join(config.getoption("scalespec_specs"))
+        terminalreporter.write_line(
+            f"scalespec: no spec files under {roots} (a spec is a .yaml, .yml or .json file with a 'stages' section)"
+        )
 
 
 def _variants(spec, wanted: str) -> list[str | None]:

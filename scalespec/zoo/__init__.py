@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from dataclasses import dataclass
 from functools import cache
@@ -51,12 +52,22 @@ def load_model(ref: str) -> ModelRef:
         spec = load_spec(path)
         return ModelRef(spec, None, str(path), _sha256(path.read_bytes()))
     family, _, variant = ref.partition("-") if ref not in families() else (ref, "", "")
+    if family not in families():
+        raise SpecError([("model", f"unknown model {ref!r}{_suggest(ref)} (see: scalespec list)")])
     spec = load_family(family)
     if variant and variant not in spec.scaling.variants:
         known = ", ".join(f"{family}-{v}" for v in spec.scaling.variants)
-        raise SpecError([("model", f"unknown variant {variant!r} of {family} (known: {known})")])
+        raise SpecError(
+            [("model", f"unknown variant {variant!r} of {family}{_suggest(ref)} (known: {known})")]
+        )
     text = resources.files(__package__).joinpath(f"{family}.yaml").read_bytes()
     return ModelRef(spec, variant or None, f"zoo/{family}.yaml", _sha256(text))
+
+
+def _suggest(name: str) -> str:
+    """``; did you mean efficientnet-b3?`` when a zoo name is close to ``name``."""
+    close = difflib.get_close_matches(name, [*zoo_models(), *families()], n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(close)}?" if close else ""
 
 
 def _sha256(data: bytes) -> str:

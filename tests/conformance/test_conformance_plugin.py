@@ -175,3 +175,13 @@ def test_xdist_gives_the_same_items_and_outcomes_and_one_merged_report(pytester,
     junit = (pytester.path / "junit.xml").read_text()
     assert junit.count('name="scalespec.outputs[tensorflow vs torch]"') == 5  # one per passing item
     assert "max_abs" in junit and "scalespec.versions" in junit
+
+
+def test_non_spec_files_are_ignored_with_a_note_and_an_empty_folder_says_so(pytester, spec_dir):
+    (spec_dir / "package.json").write_text('{"name": "web", "version": "1.0.0"}')
+    result = pytester.runpytest_subprocess("--scalespec-specs", "specs", "--collect-only", "-q", *BACKENDS)
+    result.stdout.fnmatch_lines(["*not spec files*ignored: package.json*", "2 tests collected*"])
+    (pytester.path / "empty").mkdir()
+    result = pytester.runpytest_subprocess("--scalespec-specs", "empty", *BACKENDS)
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.stdout.fnmatch_lines(["*scalespec: no spec files under empty*'stages' section*"])
