@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 from .. import __version__
-from ..errors import SpecError
+from ..errors import SpecError, printable
 from ..ir import table as table_module
 from ..ir.network import Network
 from ..ir.table import BLOCK_COLUMNS
@@ -50,7 +50,7 @@ def emit_source(
 
 def comment_text(text: str, room: int = MAX_LINE) -> str:
     """``text`` safe inside a ``#`` comment: non-printable characters escaped, cut to ``room``."""
-    safe = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    safe = printable(text)
     return safe if len(safe) <= room else safe[: max(room - 3, 0)] + "..."
 
 
