@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from _torch_nets import one_conv as one_conv_net
+from nets import one_conv as one_conv_net
 from weights import randomised
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

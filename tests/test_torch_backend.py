@@ -7,9 +7,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from _torch_nets import kitchen_sink, one_conv  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from nets import kitchen_sink, one_conv  # noqa: E402
 from weights import randomised  # noqa: E402
 
 from scalespec.backends import get_backend  # noqa: E402

@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from _torch_nets import kitchen_sink, one_conv, tiny  # noqa: E402
+from nets import kitchen_sink, one_conv, tiny  # noqa: E402
 from weights import randomised  # noqa: E402
 
 from scalespec.backends import get_backend  # noqa: E402

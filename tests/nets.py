@@ -1,4 +1,4 @@
-"""Small specs for the PyTorch backend tests: every block kind, activation, SE gate and padding mode."""
+"""Small specs for the backend tests: every block kind, activation, SE gate and padding mode."""
 
 from __future__ import annotations
 
