@@ -311,3 +311,14 @@ def test_zoo_model_names_match_across_profiles(backend):
         network = b0(32, profile)
         assert list(backend.export_weights(backend.build(network))) == list(tensor_specs(network))
     assert load_model("efficientnet-b0").variant == "b0"
+
+
+def test_other_dtypes_import_only_when_a_cast_is_asked_for(backend):
+    network = tiny()
+    model = backend.build(network)
+    wide = {name: value.astype(np.float64) for name, value in random_weights(network, 2).items()}
+    with pytest.raises(SpecError, match="stem.conv.weight: dtype float64, expected float32"):
+        backend.import_weights(model, wide)
+    backend.import_weights(model, wide, cast=True)
+    exported = backend.export_weights(model)
+    assert all(np.array_equal(exported[name], wide[name].astype(np.float32)) for name in wide)

@@ -37,7 +37,7 @@ def import_weights(model: nn.Module, weights: Mapping[str, np.ndarray], *, cast:
     """Load canonical weights into ``model`` after checking names and shapes against the IR."""
     check_weights(expected_shapes(model), weights, cast=cast)
     state = _canonical_state(model)
-    check_weights({k: tuple(v.shape) for k, v in state.items()}, weights)
+    check_weights({k: tuple(v.shape) for k, v in state.items()}, weights, cast=cast)
     with torch.no_grad():
         for name, tensor in state.items():
             value = torch.from_numpy(np.ascontiguousarray(weights[name], dtype=np.float32))
