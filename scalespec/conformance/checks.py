@@ -13,12 +13,13 @@ import numpy as np
 
 from ..ir.cost import Cost
 from ..ir.network import Network
+from ..ir.table import TRUNCATION, Init, _truncated_moments
 from ..ir.weights import TensorSpec, tensor_specs
 
 RTOL = 1e-4  # convention 7: float32, eval mode, whole network
 ATOL = 1e-5
 COUNTS = ("params", "buffers", "macs")
-CHECK_ORDER = ("build", "weights", "shape", "train-shape", *COUNTS, "outputs", "bundle")
+CHECK_ORDER = ("build", "weights", "init", "shape", "train-shape", *COUNTS, "outputs", "bundle")
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,62 @@ def check_weights(
         "changed": len(changed),
     }
     return Check("weights", subject, ok, figures, "; ".join(problems))
+
+
+# Sampling bounds of the initialiser check: a statistic of n independent draws lies within
+# SIGMAS of its standard error (a chance of about 2e-9 per figure of failing a correct draw).
+SIGMAS = 6.0
+_TRUNCATED = _truncated_moments(TRUNCATION)
+KURTOSIS = {"normal": 3.0, "truncated_normal": _TRUNCATED[1] / _TRUNCATED[0] ** 2, "uniform": 1.8}
+KURTOSIS_MIN_SIZE = 1000  # below this the sample kurtosis is too skewed for a normal bound
+
+
+def init_deviation(value: np.ndarray, init: Init) -> tuple[float, str]:
+    """How far one fresh tensor is from its declared distribution, in units of its sampling bound
+    (<= 1 passes), and what is off. Checks range, mean, std and (large tensors) kurtosis."""
+    x = np.asarray(value, np.float64).ravel()
+    if init.dist == "constant":
+        off = float(np.max(np.abs(x - init.scale))) if x.size else 0.0
+        return (0.0, "") if off == 0 else (np.inf, f"not all {init.scale:g} (off by up to {off:.3g})")
+    n, sigma = x.size, init.std
+    found: list[tuple[float, str]] = []
+    if init.bound is not None:
+        peak = float(np.max(np.abs(x)))
+        if peak > init.bound * (1 + 1e-6):
+            found.append((np.inf, f"values reach {peak:.4g}, beyond the declared bound {init.bound:.4g}"))
+    mean, std = float(x.mean()), float(x.std())
+    found.append((abs(mean) / (SIGMAS * sigma / np.sqrt(n)), f"mean {mean:.3g}, declared 0"))
+    if n >= 2:
+        allowed = SIGMAS * np.sqrt((KURTOSIS[init.dist] - 1) / (4 * n))
+        found.append(
+            (abs(std / sigma - 1) / allowed, f"std {std:.4g}, declared {sigma:.4g} (+-{allowed:.1%})")
+        )
+    if n >= KURTOSIS_MIN_SIZE and std > 0:
+        kurtosis = float(np.mean((x - mean) ** 4) / std**4)
+        want = KURTOSIS[init.dist]
+        found.append(
+            (
+                abs(kurtosis - want) / (SIGMAS * np.sqrt(24 / n)),
+                f"kurtosis {kurtosis:.3g}, {init.dist} has {want:.3g}",
+            )
+        )
+    return max(found)
+
+
+def check_init(subject: str, fresh: Mapping[str, np.ndarray], network: Network) -> Check:
+    """A fresh model's tensors drawn as the IR declares (convention 11): each within sampling bounds."""
+    deviations = {
+        name: init_deviation(fresh[name], spec.init)
+        for name, spec in tensor_specs(network).items()
+        if name in fresh  # a missing tensor is the weights check's finding
+    }
+    off = {name: found for name, found in deviations.items() if found[0] > 1}
+    worst = max((d for d, _ in deviations.values()), default=0.0)
+    message = "; ".join(f"{name}: {why}" for name, (_, why) in list(off.items())[:3])
+    if len(off) > 3:
+        message += f" (and {len(off) - 3} more)"
+    figures = {"tensors": len(deviations), "off": len(off), "worst": float(worst), "scheme": network.init}
+    return Check("init", subject, not off, figures, message)
 
 
 def check_shape(name: str, subject: str, output: np.ndarray, expected: tuple[int, ...]) -> Check:

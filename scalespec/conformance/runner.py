@@ -166,12 +166,21 @@ def check_backend(
     except Exception as exc:  # a backend that cannot build the IR is a finding, not a crash
         report.checks.append(C.failed("build", backend.name, exc))
         return
+    _check_fresh(backend, model, network, report)
     if report.weights is None:
         report.weights = _reference_weights(backend, model, network, seed, report)
     else:
         _import(backend, model, network, report.weights, report)
     _measure(backend, model, network.resolution, expected, report)
     _run(backend, model, network, report, device)
+
+
+def _check_fresh(backend, model, network: Network, report: Report) -> None:
+    """A fresh model's weights are drawn from the IR's initialisers."""
+    try:
+        report.checks.append(C.check_init(backend.name, backend.export_weights(model), network))
+    except Exception as exc:
+        report.checks.append(C.failed("init", backend.name, exc))
 
 
 def _reference_weights(backend, model, network: Network, seed: int, report: Report):

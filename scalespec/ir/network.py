@@ -126,6 +126,7 @@ class Network:
     padding: Padding
     norm_eps: float
     norm_momentum: float
+    init: str  # fresh-weight scheme (ir/table.py INIT_SCHEMES, convention 11)
     stem: Conv
     blocks: tuple[Block, ...]
     head: Conv | None
@@ -182,6 +183,7 @@ class Network:
             "padding": self.padding,
             "bn_eps": self.norm_eps,
             "bn_momentum": self.norm_momentum,
+            "init": self.init,
             "stem": _conv_row(self.stem),
             "stages": [[tuple(block.row) for block in self.stage(s)] for s in range(self.num_stages)],
             "head": _conv_row(self.head) if self.head else None,

@@ -251,6 +251,7 @@ class _Builder:
             padding=spec.padding,
             norm_eps=plan.norm.eps,
             norm_momentum=plan.norm.momentum,
+            init=spec.init,
             stem=stem,
             blocks=tuple(blocks),
             head=head,

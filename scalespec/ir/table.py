@@ -8,6 +8,7 @@ text, so a generated file and scalespec agree by construction on what each row m
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 # The columns of a block row, in the order ARCHITECTURE lists them.
@@ -99,6 +100,94 @@ def block_layers(row: BlockRow) -> list[tuple[str, Layer]]:
     return [("expand", ConvLayer(cin, mid, k, s, False, row.act)), *squeeze, project]
 
 
+# ---------------------------------------------------------------- fresh weights (convention 11)
+
+# How a new model's tensors are drawn. ``torchvision`` is torchvision's EfficientNet: convs
+# kaiming-normal with fan_out (PyTorch's fan: out * k * k, so a depthwise kxk conv over C
+# channels has fan_out C*k*k), dense layers uniform in +-1/sqrt(out). ``keras`` is
+# keras.applications': convs VarianceScaling(2, fan_out, truncated_normal) with Keras' fan
+# (k*k*out, and k*k for a depthwise kernel), dense VarianceScaling(1/3, fan_out, uniform),
+# which is the same +-1/sqrt(out). Both: biases 0, BN weight 1 and bias 0, running stats 0 and 1.
+INIT_SCHEMES = ("torchvision", "keras")
+TRUNCATION = 2.0  # a truncated normal keeps values within 2 standard deviations, as Keras'
+
+
+def _truncated_moments(cut: float) -> tuple[float, float]:
+    """Variance and fourth moment of a standard normal truncated to [-cut, cut]."""
+    mass = math.erf(cut / math.sqrt(2.0))
+    density = math.exp(-cut * cut / 2.0) / math.sqrt(2.0 * math.pi)
+    variance = 1.0 - 2.0 * cut * density / mass
+    return variance, 3.0 - 2.0 * density * (cut**3 + 3.0 * cut) / mass
+
+
+TRUNCATED_STD = math.sqrt(_truncated_moments(TRUNCATION)[0])  # 0.8796: N(0,1) cut at +-2 has this std
+
+
+class Init(NamedTuple):
+    """How one fresh tensor is drawn, independently per element.
+
+    ``dist`` is normal, truncated_normal (a normal of std ``scale`` cut at +-TRUNCATION*scale),
+    uniform (in +-``scale``) or constant (every element ``scale``).
+    """
+
+    dist: str
+    scale: float
+
+    @property
+    def mean(self) -> float:
+        return self.scale if self.dist == "constant" else 0.0
+
+    @property
+    def std(self) -> float:
+        """The standard deviation of the drawn values."""
+        factor = {"normal": 1.0, "truncated_normal": TRUNCATED_STD, "uniform": 1.0 / math.sqrt(3.0)}
+        return self.scale * factor.get(self.dist, 0.0)
+
+    @property
+    def bound(self) -> float | None:
+        """The largest magnitude a drawn value can have (None: unbounded)."""
+        if self.dist == "truncated_normal":
+            return TRUNCATION * self.scale
+        return None if self.dist == "normal" else abs(self.scale)
+
+
+ZERO = Init("constant", 0.0)
+ONE = Init("constant", 1.0)
+NORM_INITS = {"bn.weight": ONE, "bn.bias": ZERO, "bn.running_mean": ZERO, "bn.running_var": ONE}
+
+
+def _check_scheme(scheme: str) -> None:
+    if scheme not in INIT_SCHEMES:
+        raise ValueError(f"unknown init scheme {scheme!r} (known: {', '.join(INIT_SCHEMES)})")
+
+
+def _conv_kernel_init(scheme: str, out_channels: int, kernel: int, depthwise: bool) -> Init:
+    _check_scheme(scheme)
+    if scheme == "torchvision":
+        return Init("normal", math.sqrt(2.0 / (out_channels * kernel * kernel)))
+    fan_out = kernel * kernel * (1 if depthwise else out_channels)
+    return Init("truncated_normal", math.sqrt(2.0 / fan_out) / TRUNCATED_STD)
+
+
+def layer_inits(scheme: str, layer: ConvLayer | SqueezeExciteLayer) -> dict[str, Init]:
+    """The initialiser of each tensor of a block layer, by its name inside the layer (``conv.weight``)."""
+    if isinstance(layer, SqueezeExciteLayer):
+        return {
+            "reduce.weight": _conv_kernel_init(scheme, layer.squeeze, 1, False),
+            "reduce.bias": ZERO,
+            "expand.weight": _conv_kernel_init(scheme, layer.channels, 1, False),
+            "expand.bias": ZERO,
+        }
+    kernel = _conv_kernel_init(scheme, layer.out_channels, layer.kernel, layer.depthwise)
+    return {"conv.weight": kernel, **NORM_INITS}
+
+
+def linear_inits(scheme: str, out_features: int) -> dict[str, Init]:
+    """The initialisers of a dense layer's ``weight`` and ``bias``."""
+    _check_scheme(scheme)
+    return {"weight": Init("uniform", 1.0 / math.sqrt(out_features)), "bias": ZERO}
+
+
 class ConvRow(NamedTuple):
     """The stem (kxk, strided) or head (1x1) conv -> batch norm -> activation."""
 
@@ -130,6 +219,7 @@ class Architecture(NamedTuple):
     padding: str
     bn_eps: float
     bn_momentum: float
+    init: str  # the fresh-weight scheme, one of INIT_SCHEMES
     stem: ConvRow
     stages: list[list[BlockRow]]
     head: ConvRow | None
@@ -164,6 +254,7 @@ def read_architecture(table: dict, num_classes: int | None = None) -> Architectu
         padding=table["padding"],
         bn_eps=float(table["bn_eps"]),
         bn_momentum=float(table["bn_momentum"]),
+        init=str(table["init"]),
         stem=stem,
         stages=stages,
         head=head,
@@ -186,6 +277,7 @@ def check_chain(arch: Architecture, classifier: LinearRow) -> None:
     """Each row's input width equals the output width before it; the error names the row."""
     if arch.padding not in ("symmetric", "same"):
         raise ValueError(f"padding must be 'symmetric' or 'same', got {arch.padding!r}")
+    _check_scheme(arch.init)
     width, source = arch.stem.out_channels, "stem"
     named = [(f"stages[{s}][{i}]", row) for s, stage in enumerate(arch.stages) for i, row in enumerate(stage)]
     named += [("head", arch.head), ("pre_logits", arch.pre_logits), ("classifier", classifier)]

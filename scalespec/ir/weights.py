@@ -9,57 +9,66 @@ import numpy as np
 
 from ..errors import SpecError
 from .network import Conv, Linear, Network, SqueezeExcite
+from .table import ConvLayer, Init, SqueezeExciteLayer, layer_inits, linear_inits
 
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """A canonical tensor: its PyTorch-layout shape and whether it is trained or a BN buffer."""
+    """A canonical tensor: its PyTorch-layout shape, whether it is trained (else a BN buffer),
+    and how a fresh model draws it (convention 11)."""
 
     shape: tuple[int, ...]
     trainable: bool
+    init: Init
 
 
-def _conv_tensors(conv: Conv) -> dict[str, TensorSpec]:
+def _conv_tensors(conv: Conv, scheme: str) -> dict[str, TensorSpec]:
     shape = (conv.out_channels, conv.in_channels // conv.groups, conv.kernel, conv.kernel)
     channels = (conv.out_channels,)
+    layer = ConvLayer(conv.in_channels, conv.out_channels, conv.kernel, conv.stride, conv.depthwise, None)
+    inits = layer_inits(scheme, layer)
+    shapes = {"conv.weight": shape, "bn.weight": channels, "bn.bias": channels}
+    shapes |= {"bn.running_mean": channels, "bn.running_var": channels}
     return {
-        f"{conv.name}.conv.weight": TensorSpec(shape, True),
-        f"{conv.name}.bn.weight": TensorSpec(channels, True),
-        f"{conv.name}.bn.bias": TensorSpec(channels, True),
-        f"{conv.name}.bn.running_mean": TensorSpec(channels, False),
-        f"{conv.name}.bn.running_var": TensorSpec(channels, False),
+        f"{conv.name}.{suffix}": TensorSpec(shapes[suffix], not suffix.startswith("bn.running"), init)
+        for suffix, init in inits.items()
     }
 
 
-def _se_tensors(se: SqueezeExcite) -> dict[str, TensorSpec]:
+def _se_tensors(se: SqueezeExcite, scheme: str) -> dict[str, TensorSpec]:
     wide, narrow = se.channels, se.squeeze_channels
-    return {
-        f"{se.name}.reduce.weight": TensorSpec((narrow, wide, 1, 1), True),
-        f"{se.name}.reduce.bias": TensorSpec((narrow,), True),
-        f"{se.name}.expand.weight": TensorSpec((wide, narrow, 1, 1), True),
-        f"{se.name}.expand.bias": TensorSpec((wide,), True),
+    inits = layer_inits(scheme, SqueezeExciteLayer(wide, narrow, se.activation, se.gate))
+    shapes = {
+        "reduce.weight": (narrow, wide, 1, 1),
+        "reduce.bias": (narrow,),
+        "expand.weight": (wide, narrow, 1, 1),
+        "expand.bias": (wide,),
     }
+    return {f"{se.name}.{suffix}": TensorSpec(shapes[suffix], True, init) for suffix, init in inits.items()}
 
 
-def _linear_tensors(linear: Linear) -> dict[str, TensorSpec]:
+def _linear_tensors(linear: Linear, scheme: str) -> dict[str, TensorSpec]:
+    inits = linear_inits(scheme, linear.out_features)
+    shapes = {"weight": (linear.out_features, linear.in_features), "bias": (linear.out_features,)}
     return {
-        f"{linear.name}.weight": TensorSpec((linear.out_features, linear.in_features), True),
-        f"{linear.name}.bias": TensorSpec((linear.out_features,), True),
+        f"{linear.name}.{suffix}": TensorSpec(shapes[suffix], True, init) for suffix, init in inits.items()
     }
 
 
 def tensor_specs(network: Network) -> dict[str, TensorSpec]:
     """Every canonical tensor of ``network`` in execution order."""
-    return {name: spec for layer in network.layers() for name, spec in op_tensors(layer).items()}
+    return {
+        name: spec for layer in network.layers() for name, spec in op_tensors(layer, network.init).items()
+    }
 
 
-def op_tensors(op: Conv | SqueezeExcite | Linear) -> dict[str, TensorSpec]:
-    """The canonical tensors of one op (used by the cost model's per-layer rows)."""
+def op_tensors(op: Conv | SqueezeExcite | Linear, scheme: str = "torchvision") -> dict[str, TensorSpec]:
+    """The canonical tensors of one op (the cost model's per-layer rows need only their shapes)."""
     if isinstance(op, Conv):
-        return _conv_tensors(op)
+        return _conv_tensors(op, scheme)
     if isinstance(op, SqueezeExcite):
-        return _se_tensors(op)
-    return _linear_tensors(op)
+        return _se_tensors(op, scheme)
+    return _linear_tensors(op, scheme)
 
 
 def check_weights(

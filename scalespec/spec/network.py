@@ -97,6 +97,10 @@ class Compound(StrictModel):
 
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+InitScheme = Annotated[
+    Literal["torchvision", "keras"],
+    Field(description="how fresh weights are drawn: torchvision's or keras.applications' initialisers"),
+]
 
 
 class Scaling(StrictModel):
@@ -127,6 +131,7 @@ class Profile(StrictModel):
     description: str = ""
     padding: Literal["symmetric", "same"] | None = None
     norm: Norm | None = None
+    init: InitScheme | None = None
     rounding: Rounding | None = None
     activation: Activation | None = None
     drop_path_rate: float | None = Field(None, ge=0, lt=1)
@@ -146,6 +151,7 @@ class NetworkSpec(StrictModel):
     activation: Activation = "silu"
     padding: Literal["symmetric", "same"] = "symmetric"
     norm: Norm = Field(default_factory=Norm)
+    init: InitScheme = "torchvision"
     rounding: Rounding = Field(default_factory=Rounding)
     drop_path_rate: float = Field(0.2, ge=0, lt=1)
     stem: Stem = Field(default_factory=Stem)

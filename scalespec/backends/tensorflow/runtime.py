@@ -16,7 +16,16 @@ import sys
 
 import keras
 
-from ...ir.table import Architecture, BlockRow, ConvLayer, block_layers
+from ...ir.table import (
+    Architecture,
+    BlockRow,
+    ConvLayer,
+    Init,
+    SqueezeExciteLayer,
+    block_layers,
+    layer_inits,
+    linear_inits,
+)
 
 # table activation name -> Keras activation name (all exact forms; gelu is the erf form)
 KERAS_ACTIVATIONS = {
@@ -50,13 +59,48 @@ def activation(x, name: str | None, layer_name: str):
     return keras.layers.Activation(KERAS_ACTIVATIONS[name], name=keras_name(layer_name))(x)
 
 
-class Norm:
-    """The network-wide conv settings: padding mode and batch-norm constants (Keras' momentum)."""
+def initializer(init: Init) -> keras.initializers.Initializer:
+    """The Keras initializer drawing from ``init`` (see ``layer_inits``)."""
+    if init.dist == "normal":
+        return keras.initializers.RandomNormal(0.0, init.scale)
+    if init.dist == "truncated_normal":  # Keras cuts at 2 standard deviations, as TRUNCATION
+        return keras.initializers.TruncatedNormal(0.0, init.scale)
+    if init.dist == "uniform":
+        return keras.initializers.RandomUniform(-init.scale, init.scale)
+    return keras.initializers.Constant(init.scale)
 
-    def __init__(self, padding: str, eps: float, momentum: float):
+
+@keras.saving.register_keras_serializable(package="scalespec")
+class BatchNorm(keras.layers.BatchNormalization):
+    """Keras batch norm whose moving variance follows the unbiased batch variance in training.
+
+    Training normalises with the batch's biased variance, as every framework does; the moving
+    variance is then updated with the unbiased one (n / (n - 1) times it, n = batch * height *
+    width), as PyTorch and TensorFlow 1's fused batch norm do. Keras 3's own layer uses the
+    biased one, so the same model would drift apart in training (convention 3).
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if not training or self.trainable is False:
+            return super().call(inputs, training=training, mask=mask)
+        mean, variance = keras.ops.moments(inputs, axes=[0, 1, 2])
+        count = keras.ops.cast(keras.ops.prod(keras.ops.shape(inputs)[:-1]), variance.dtype)
+        unbiased = variance * count / keras.ops.maximum(count - 1.0, 1.0)
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + unbiased * (1.0 - self.momentum))
+        return keras.ops.batch_normalization(
+            inputs, mean, variance, axis=-1, offset=self.beta, scale=self.gamma, epsilon=self.epsilon
+        )
+
+
+class Norm:
+    """The network-wide conv settings: padding mode, batch-norm constants (Keras' momentum) and
+    the fresh-weight scheme."""
+
+    def __init__(self, padding: str, eps: float, momentum: float, init: str):
         if padding not in ("symmetric", "same"):
             raise ValueError(f"unknown padding mode {padding!r}")
-        self.padding, self.eps = padding, eps
+        self.padding, self.eps, self.init = padding, eps, init
         self.momentum = 1.0 - momentum  # Keras weighs the old statistic, the table the new one
 
     def conv(self, x, name: str, layer: ConvLayer):
@@ -66,12 +110,14 @@ class Norm:
             keras_padding = "valid"
             if layer.kernel > 1:
                 x = keras.layers.ZeroPadding2D((layer.kernel - 1) // 2, name=keras_name(f"{name}.pad"))(x)
+        inits = {key: initializer(init) for key, init in layer_inits(self.init, layer).items()}
         if layer.depthwise:
             conv = keras.layers.DepthwiseConv2D(
                 layer.kernel,
                 layer.stride,
                 padding=keras_padding,
                 use_bias=False,
+                depthwise_initializer=inits["conv.weight"],
                 name=keras_name(f"{name}.conv"),
             )
         else:
@@ -81,22 +127,42 @@ class Norm:
                 layer.stride,
                 padding=keras_padding,
                 use_bias=False,
+                kernel_initializer=inits["conv.weight"],
                 name=keras_name(f"{name}.conv"),
             )
         x = conv(x)
-        x = keras.layers.BatchNormalization(
-            epsilon=self.eps, momentum=self.momentum, name=keras_name(f"{name}.bn")
+        x = BatchNorm(
+            epsilon=self.eps,
+            momentum=self.momentum,
+            gamma_initializer=inits["bn.weight"],
+            beta_initializer=inits["bn.bias"],
+            moving_mean_initializer=inits["bn.running_mean"],
+            moving_variance_initializer=inits["bn.running_var"],
+            name=keras_name(f"{name}.bn"),
         )(x)
         return activation(x, layer.act, f"{name}.act")
 
 
-def squeeze_excite(x, name: str, squeeze: int, act: str, gate: str):
+def squeeze_excite(x, name: str, layer: SqueezeExciteLayer, init: str):
     """Squeeze-excite: pool, 1x1 reduce (+bias), act, 1x1 expand (+bias), gate, multiply."""
+    inits = {key: initializer(value) for key, value in layer_inits(init, layer).items()}
     s = keras.layers.GlobalAveragePooling2D(keepdims=True, name=keras_name(f"{name}.pool"))(x)
-    s = keras.layers.Conv2D(squeeze, 1, name=keras_name(f"{name}.reduce"))(s)
-    s = activation(s, act, f"{name}.act")
-    s = keras.layers.Conv2D(x.shape[-1], 1, name=keras_name(f"{name}.expand"))(s)
-    s = activation(s, gate, f"{name}.gate")
+    s = keras.layers.Conv2D(
+        layer.squeeze,
+        1,
+        kernel_initializer=inits["reduce.weight"],
+        bias_initializer=inits["reduce.bias"],
+        name=keras_name(f"{name}.reduce"),
+    )(s)
+    s = activation(s, layer.act, f"{name}.act")
+    s = keras.layers.Conv2D(
+        layer.channels,
+        1,
+        kernel_initializer=inits["expand.weight"],
+        bias_initializer=inits["expand.bias"],
+        name=keras_name(f"{name}.expand"),
+    )(s)
+    s = activation(s, layer.gate, f"{name}.gate")
     return keras.layers.Multiply(name=keras_name(f"{name}.scale"))([x, s])
 
 
@@ -107,7 +173,7 @@ def block(x, name: str, row: BlockRow, norm: Norm):
         if isinstance(layer, ConvLayer):
             x = norm.conv(x, f"{name}.{local}", layer)
         else:
-            x = squeeze_excite(x, f"{name}.{local}", layer.squeeze, layer.act, layer.gate)
+            x = squeeze_excite(x, f"{name}.{local}", layer, norm.init)
     if not row.residual:
         return x
     if row.drop_path > 0:
@@ -119,11 +185,17 @@ def block(x, name: str, row: BlockRow, norm: Norm):
     return keras.layers.Add(name=keras_name(f"{name}.add"))([x, shortcut])
 
 
-def dense(x, name: str, out_features: int, act: str | None, dropout: float):
+def dense(x, name: str, out_features: int, act: str | None, dropout: float, init: str):
     """Dropout (training only) on the input, then a dense layer with bias, then its activation."""
     if dropout > 0:
         x = keras.layers.Dropout(dropout, name=keras_name(f"{name}.dropout"))(x)
-    x = keras.layers.Dense(out_features, name=keras_name(name))(x)
+    inits = {key: initializer(value) for key, value in linear_inits(init, out_features).items()}
+    x = keras.layers.Dense(
+        out_features,
+        kernel_initializer=inits["weight"],
+        bias_initializer=inits["bias"],
+        name=keras_name(name),
+    )(x)
     return activation(x, act, f"{name}.act")
 
 
@@ -134,7 +206,7 @@ def model_name(name: str) -> str:
 
 def build_keras_model(arch: Architecture) -> keras.Model:
     """A Keras functional model (NHWC, any spatial size) for the architecture ``arch``."""
-    norm = Norm(arch.padding, arch.bn_eps, arch.bn_momentum)
+    norm = Norm(arch.padding, arch.bn_eps, arch.bn_momentum, arch.init)
     inputs = keras.Input((None, None, arch.stem.in_channels), name="image")
     x = norm.conv(inputs, "stem", arch.stem.as_layer())
     for s, stage in enumerate(arch.stages):
@@ -145,7 +217,7 @@ def build_keras_model(arch: Architecture) -> keras.Model:
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     for name, row in (("pre_logits", arch.pre_logits), ("classifier", arch.classifier)):
         if row:
-            x = dense(x, name, row.out_features, row.act, row.dropout)
+            x = dense(x, name, row.out_features, row.act, row.dropout, arch.init)
     # Keras maps a functional graph recursively, one frame per layer of depth; very deep
     # networks (efficientnet-l2) need a higher limit than Python's default 1000.
     limit = sys.getrecursionlimit()

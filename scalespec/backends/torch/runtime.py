@@ -18,7 +18,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...ir.table import Architecture, BlockRow, ConvLayer, LinearRow, block_layers
+from ...ir.table import (
+    Architecture,
+    BlockRow,
+    ConvLayer,
+    Init,
+    LinearRow,
+    SqueezeExciteLayer,
+    block_layers,
+    layer_inits,
+    linear_inits,
+)
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -75,15 +85,36 @@ def conv2d(cin: int, cout: int, kernel: int, stride: int, groups: int, padding: 
     return Conv2dSame(cin, cout, kernel, stride, 0, groups=groups, bias=False)
 
 
+def draw(tensor: torch.Tensor, init: Init) -> None:
+    """Fill ``tensor`` in place with independent draws from ``init`` (see ``layer_inits``)."""
+    with torch.no_grad():
+        if init.dist == "normal":
+            tensor.normal_(0.0, init.scale)
+        elif init.dist == "truncated_normal":
+            nn.init.trunc_normal_(tensor, 0.0, init.scale, -init.bound, init.bound)
+        elif init.dist == "uniform":
+            tensor.uniform_(-init.scale, init.scale)
+        else:
+            tensor.fill_(init.scale)
+
+
+def draw_tensors(module: nn.Module, inits: dict[str, Init]) -> None:
+    """Draw each named parameter or buffer of ``module`` from its initialiser."""
+    tensors = dict(module.named_parameters()) | dict(module.named_buffers())
+    for name, init in inits.items():
+        draw(tensors[name], init)
+
+
 class ConvNormAct(nn.Module):
     """conv -> batch norm -> activation; the children ``conv`` and ``bn`` give the weight names."""
 
-    def __init__(self, layer: ConvLayer, padding: str, eps: float, momentum: float):
+    def __init__(self, layer: ConvLayer, padding: str, eps: float, momentum: float, init: str):
         super().__init__()
         groups = layer.in_channels if layer.depthwise else 1
         self.conv = conv2d(layer.in_channels, layer.out_channels, layer.kernel, layer.stride, groups, padding)
         self.bn = nn.BatchNorm2d(layer.out_channels, eps=eps, momentum=momentum)
         self.act = make_activation(layer.act, inplace=True)  # acts on the fresh BN output
+        draw_tensors(self, layer_inits(init, layer))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.bn(self.conv(x)))
@@ -92,12 +123,13 @@ class ConvNormAct(nn.Module):
 class SqueezeExcite(nn.Module):
     """Global average pool -> 1x1 reduce (+bias) -> act -> 1x1 expand (+bias) -> gate -> rescale."""
 
-    def __init__(self, channels: int, squeeze: int, act: str, gate: str):
+    def __init__(self, layer: SqueezeExciteLayer, init: str):
         super().__init__()
-        self.reduce = nn.Conv2d(channels, squeeze, 1)
-        self.act = make_activation(act)
-        self.expand = nn.Conv2d(squeeze, channels, 1)
-        self.gate = make_activation(gate)
+        self.reduce = nn.Conv2d(layer.channels, layer.squeeze, 1)
+        self.act = make_activation(layer.act)
+        self.expand = nn.Conv2d(layer.squeeze, layer.channels, 1)
+        self.gate = make_activation(layer.gate)
+        draw_tensors(self, layer_inits(init, layer))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scale = x.mean((2, 3), keepdim=True)
@@ -118,13 +150,13 @@ def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
 class Block(nn.Sequential):
     """One table row: its layers in order, then (if residual) stochastic depth and the skip add."""
 
-    def __init__(self, row: BlockRow, padding: str, eps: float, momentum: float):
+    def __init__(self, row: BlockRow, padding: str, eps: float, momentum: float, init: str):
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         for name, layer in block_layers(row):
             if isinstance(layer, ConvLayer):
-                layers[name] = ConvNormAct(layer, padding, eps, momentum)
+                layers[name] = ConvNormAct(layer, padding, eps, momentum, init)
             else:
-                layers[name] = SqueezeExcite(layer.channels, layer.squeeze, layer.act, layer.gate)
+                layers[name] = SqueezeExcite(layer, init)
         super().__init__(layers)
         self.kind = row.kind
         self.residual = bool(row.residual)
@@ -142,13 +174,21 @@ class Block(nn.Sequential):
 class DropoutLinear(nn.Linear):
     """Dropout on the input (training only), then a dense layer with bias, then an activation."""
 
-    def __init__(self, row: LinearRow):
+    def __init__(self, row: LinearRow, init: str):
         super().__init__(row.in_features, row.out_features)
         self.dropout = nn.Dropout(float(row.dropout))
         self.act = make_activation(row.act)
+        draw_tensors(self, linear_inits(init, row.out_features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(F.linear(self.dropout(x), self.weight, self.bias))
+
+
+class GlobalAveragePool(nn.Module):
+    """The mean over height and width: (N, C, H, W) -> (N, C)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean((2, 3))
 
 
 class ScaledNet(nn.Module):
@@ -156,15 +196,17 @@ class ScaledNet(nn.Module):
 
     def __init__(self, arch: Architecture):
         super().__init__()
-        bn = {"padding": arch.padding, "eps": arch.bn_eps, "momentum": arch.bn_momentum}
+        bn = {"padding": arch.padding, "eps": arch.bn_eps, "momentum": arch.bn_momentum, "init": arch.init}
         self.model_name = arch.name
+        self.init = arch.init
         self.stem = ConvNormAct(arch.stem.as_layer(), **bn)
         self.stages = nn.Sequential(
             *(nn.Sequential(*(Block(row, **bn) for row in stage)) for stage in arch.stages)
         )
         self.head = ConvNormAct(arch.head.as_layer(), **bn) if arch.head else nn.Identity()
-        self.pre_logits = DropoutLinear(arch.pre_logits) if arch.pre_logits else nn.Identity()
-        self.classifier = DropoutLinear(arch.classifier) if arch.classifier else nn.Identity()
+        self.pool = GlobalAveragePool()
+        self.pre_logits = DropoutLinear(arch.pre_logits, arch.init) if arch.pre_logits else nn.Identity()
+        self.classifier = DropoutLinear(arch.classifier, arch.init) if arch.classifier else nn.Identity()
         last = arch.pre_logits or arch.head or arch.stages[-1][-1]
         self.num_features = last.out_features if isinstance(last, LinearRow) else last.out_channels
         self.drop_rate = arch.classifier.dropout if arch.classifier else 0.0
@@ -176,7 +218,7 @@ class ScaledNet(nn.Module):
             raise ValueError(f"num_classes must be 0 (no classifier) or more, got {num_classes}")
         rate = self.drop_rate if drop_rate is None else drop_rate
         row = LinearRow(self.num_features, num_classes, None, rate)
-        self.classifier = DropoutLinear(row) if num_classes else nn.Identity()
+        self.classifier = DropoutLinear(row, self.init) if num_classes else nn.Identity()
         self.num_classes = num_classes
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -184,5 +226,4 @@ class ScaledNet(nn.Module):
         return self.head(self.stages(self.stem(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.forward_features(x).mean((2, 3))
-        return self.classifier(self.pre_logits(x))
+        return self.classifier(self.pre_logits(self.pool(self.forward_features(x))))
