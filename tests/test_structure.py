@@ -16,6 +16,7 @@ BACKEND_PARTS = (
     "weights.py",
     "published.py",
     "measure.py",
+    "train.py",
     "backend.py",
 )
 

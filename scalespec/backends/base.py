@@ -9,7 +9,7 @@ object satisfies this protocol and is re-exported by the package's ``__init__``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -31,6 +31,27 @@ class Measured:
     buffers: int
     macs: int
     how: str  # one line: which framework facility produced the numbers
+
+
+@dataclass
+class TrainStep:
+    """What one training step on a batch gave, all in canonical names and layouts (NCHW).
+
+    ``taps``: the training-mode forward at every tap; ``loss``: mean cross-entropy of the output
+    against the labels; ``grads``: the gradient of every trainable canonical tensor;
+    ``input_grad``: the gradient of the input; ``after``: every canonical tensor after the
+    forward (BN running statistics) and one plain SGD step.
+    """
+
+    taps: dict[str, np.ndarray]
+    loss: float
+    grads: Weights
+    input_grad: np.ndarray
+    after: Weights
+
+
+# a training-only layer run on its own: (NCHW or (N, F) float32 input, training) -> output
+StochasticFn = Callable[[np.ndarray, bool], np.ndarray]
 
 
 @runtime_checkable
@@ -60,6 +81,26 @@ class Backend(Protocol):
         self, model: Any, x: np.ndarray, *, training: bool = False, device: str = "cpu"
     ) -> np.ndarray:
         """Run NCHW float32 ``x`` through ``model``; returns a numpy array (logits or features)."""
+
+    def trace(
+        self, model: Any, x: np.ndarray, taps: Sequence[str], *, device: str = "cpu"
+    ) -> dict[str, np.ndarray]:
+        """Eval-mode outputs of ``model`` at the named canonical taps (``Network.taps``), NCHW."""
+
+    def train_step(
+        self,
+        model: Any,
+        x: np.ndarray,
+        labels: np.ndarray,
+        taps: Sequence[str],
+        *,
+        lr: float,
+        device: str = "cpu",
+    ) -> TrainStep:
+        """One training-mode forward, loss, backward and SGD step of ``lr`` (the model is changed)."""
+
+    def stochastic_layers(self, model: Any) -> dict[str, StochasticFn]:
+        """The model's own training-only layers, by canonical name (``Network.stochastic_layers``)."""
 
     def measure(self, model: Any, resolution: int) -> Measured:
         """Params, buffers and MACs counted by the framework at ``resolution``."""

@@ -19,7 +19,19 @@ from ..ir.weights import TensorSpec, tensor_specs
 RTOL = 1e-4  # convention 7: float32, eval mode, whole network
 ATOL = 1e-5
 COUNTS = ("params", "buffers", "macs")
-CHECK_ORDER = ("build", "weights", "init", "shape", "train-shape", *COUNTS, "outputs", "bundle")
+TRAINING = ("train-taps", "loss", "gradients", "bn-stats", "sgd-step", "stochastic")  # conformance/taps.py
+CHECK_ORDER = (
+    "build",
+    "weights",
+    "init",
+    "shape",
+    "train-shape",
+    *COUNTS,
+    "outputs",
+    "taps",
+    *TRAINING,
+    "bundle",
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,7 @@ class Check:
     ok: bool
     figures: dict = field(default_factory=dict)
     message: str = ""
+    details: list = field(default_factory=list)  # per-tap or per-layer rows, in the JSON report only
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -81,6 +94,12 @@ def random_weights(network: Network, seed: int) -> dict[str, np.ndarray]:
     """Seeded random values for every canonical tensor of ``network`` (names and shapes from the IR)."""
     rng = np.random.default_rng(seed)
     return {name: random_tensor(name, spec, rng) for name, spec in tensor_specs(network).items()}
+
+
+def random_labels(network: Network, seed: int, batch: int = 2) -> np.ndarray:
+    """Seeded class labels for the training check, one per sample, below the output width."""
+    rng = np.random.default_rng(seed + 2)
+    return rng.integers(0, network.num_classes or network.num_features, batch).astype(np.int64)
 
 
 def random_input(network: Network, resolution: int, seed: int, batch: int = 2) -> np.ndarray:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..backends.base import TrainStep
 from . import checks as C
 from .checks import CHECK_ORDER, Check
 
@@ -24,6 +25,9 @@ class Report:
     weights: dict[str, np.ndarray] | None = None
     input: np.ndarray | None = None
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    labels: np.ndarray | None = None
+    taps: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # backend -> eval taps
+    training: dict[str, TrainStep] = field(default_factory=dict)  # backend -> one training step
     measured: dict[str, dict] = field(default_factory=dict)
     seconds: float = 0.0
 

@@ -20,6 +20,7 @@ from ..errors import SpecError
 from ..ir.cost import Cost, network_cost
 from ..ir.network import Network
 from . import checks as C
+from . import taps as T
 from .report import Report
 
 Progress = Callable[[str], None]
@@ -122,6 +123,7 @@ def conform(
     resolution = network.resolution
     expected = network_cost(network, resolution).total
     report.input = C.random_input(network, resolution, seed, batch)
+    report.labels = C.random_labels(network, seed, batch)
     steps = _Steps(len(backends) + 1, progress)
     for backend in backends:
         steps(f"building and running {backend.name} on {devices[backend.name]}...")
@@ -134,8 +136,8 @@ def conform(
             build_from=(builders or {}).get(backend.name, network),
             seed=seed,
         )
-    steps("comparing outputs...")
-    _compare_all(report)
+    steps("comparing outputs, taps, gradients...")
+    _compare_all(report, network)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -173,6 +175,9 @@ def check_backend(
         _import(backend, model, network, report.weights, report)
     _measure(backend, model, network.resolution, expected, report)
     _run(backend, model, network, report, device)
+    _stochastic(backend, model, network, report)
+    if report.weights is not None:
+        _train(backend, build_from or network, network, report, device)
 
 
 def _check_fresh(backend, model, network: Network, report: Report) -> None:
@@ -219,12 +224,14 @@ def _measure(backend, model, resolution: int, expected, report: Report) -> None:
 
 
 def _run(backend, model, network: Network, report: Report, device: str) -> None:
-    """Eval forward (kept for comparison) then a train-mode forward (shape only)."""
+    """Eval forward and eval taps (kept for comparison), then a train-mode forward (shape only)."""
     want = C.expected_output_shape(network, report.input.shape[0])
     try:
         out = np.asarray(backend.forward(model, report.input, training=False, device=device))
         report.outputs[backend.name] = out
         report.checks.append(C.check_shape("shape", backend.name, out, want))
+        taps = [tap.name for tap in network.taps()]
+        report.taps[backend.name] = backend.trace(model, report.input, taps, device=device)
     except Exception as exc:
         report.checks.append(C.failed("shape", backend.name, exc))
     try:
@@ -234,13 +241,50 @@ def _run(backend, model, network: Network, report: Report, device: str) -> None:
         report.checks.append(C.failed("train-shape", backend.name, exc))
 
 
-def _compare_all(report: Report) -> None:
-    """Every backend's eval output against the first backend's."""
+def _stochastic(backend, model, network: Network, report: Report) -> None:
+    """The model's drop-path and dropout layers against the IR's, run on their own."""
+    try:
+        report.checks.append(T.check_stochastic(backend.name, backend.stochastic_layers(model), network))
+    except Exception as exc:
+        report.checks.append(C.failed("stochastic", backend.name, exc))
+
+
+def _train(backend, build_from: Network, network: Network, report: Report, device: str) -> None:
+    """One training step with drop-path and dropout off (the same weights): kept for comparison;
+    the SGD step and gradient flow are checked within the backend."""
+    layout = T.Layout(network)
+    try:
+        model = backend.build(build_from.deterministic())
+        backend.import_weights(model, report.weights)
+        taps = [tap.name for tap in network.taps()]
+        step = backend.train_step(model, report.input, report.labels, taps, lr=T.LEARNING_RATE, device=device)
+    except Exception as exc:
+        report.checks.append(C.failed("gradients", backend.name, exc))
+        return
+    report.training[backend.name] = step
+    report.checks.append(T.check_sgd(backend.name, report.weights, step, layout, T.LEARNING_RATE))
+    cut = T.check_cut_paths(backend.name, step, layout)
+    if cut is not None:
+        report.checks.append(cut)
+
+
+def _compare_all(report: Report, network: Network) -> None:
+    """Every backend's eval output, eval taps and training step against the first backend's."""
     names = list(report.outputs)
     if not names:
         return
     reference = names[0]
+    layout = T.Layout(network)
     for name in names[1:]:
-        report.checks.append(
-            C.compare_outputs(f"{name} vs {reference}", report.outputs[name], report.outputs[reference])
-        )
+        subject = f"{name} vs {reference}"
+        report.checks.append(C.compare_outputs(subject, report.outputs[name], report.outputs[reference]))
+        if name in report.taps and reference in report.taps:
+            report.checks.append(
+                T.compare_taps(
+                    "taps", subject, report.taps[name], report.taps[reference], layout, training=False
+                )
+            )
+        if name in report.training and reference in report.training:
+            report.checks += T.compare_training(
+                subject, report.training[name], report.training[reference], layout
+            )

@@ -7,10 +7,10 @@ ir/table.py) and never re-derive a number.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from .table import BlockRow, ConvRow, LinearRow
+from .table import BlockRow, ConvRow, LinearRow, block_layers
 
 Padding = Literal["symmetric", "same"]
 
@@ -101,6 +101,27 @@ class Linear:
     dropout: float = 0.0
 
 
+@dataclass(frozen=True)
+class Tap:
+    """A point where every backend exposes its intermediate output (convention 12).
+
+    ``name`` is the module's canonical prefix (``stem``, ``stages.3.1``, ``head``, ``pool``,
+    ``pre_logits``, ``classifier``); ``what`` says what computes it, for divergence reports.
+    """
+
+    name: str
+    what: str
+
+
+@dataclass(frozen=True)
+class StochasticLayer:
+    """A layer that acts only in training: per-sample drop-path or element-wise dropout."""
+
+    name: str  # ``stages.1.0.drop_path``, ``pre_logits.dropout``, ``classifier.dropout``
+    kind: str  # drop_path or dropout
+    rate: float
+
+
 @dataclass(frozen=True, kw_only=True)
 class Multipliers:
     """The scaling a network was resolved with, and the arguments that named it."""
@@ -174,6 +195,43 @@ class Network:
         tail = [layer for layer in (self.head, self.pre_logits, self.classifier) if layer]
         return [self.stem, *inner, *tail]
 
+    def taps(self) -> list[Tap]:
+        """The canonical taps in execution order; the last is the model's output."""
+        found = [Tap("stem", _conv_what(self.stem))]
+        for block in self.blocks:
+            row = block.row
+            ops = ", ".join(name for name, _ in block_layers(row))
+            extras = "".join(f", {x}" for x in (row.act, "residual" if row.residual else None) if x)
+            found.append(Tap(block.name, f"{row.kind} k{row.kernel} s{row.stride} ({ops}){extras}"))
+        if self.head:
+            found.append(Tap("head", _conv_what(self.head)))
+        found.append(Tap("pool", "global average pool"))
+        for linear, what in ((self.pre_logits, "pre-logits"), (self.classifier, "logits")):
+            if linear:
+                found.append(Tap(linear.name, f"{what} ({linear.in_features} -> {linear.out_features})"))
+        return found
+
+    def stochastic_layers(self) -> list[StochasticLayer]:
+        """Every layer that drops in training (rate > 0), in execution order."""
+        found = [
+            StochasticLayer(f"{block.name}.drop_path", "drop_path", block.row.drop_path)
+            for block in self.blocks
+            if block.row.residual and block.row.drop_path > 0
+        ]
+        for linear in (self.pre_logits, self.classifier):
+            if linear and linear.dropout > 0:
+                found.append(StochasticLayer(f"{linear.name}.dropout", "dropout", linear.dropout))
+        return found
+
+    def deterministic(self) -> Network:
+        """This network with drop-path and dropout off: the same weights, a reproducible training step."""
+        blocks = tuple(replace(block, row=block.row._replace(drop_path=0.0)) for block in self.blocks)
+        linears = {
+            name: replace(linear, dropout=0.0) if linear else None
+            for name, linear in (("pre_logits", self.pre_logits), ("classifier", self.classifier))
+        }
+        return replace(self, blocks=blocks, dropout=0.0, **linears)
+
     def to_table(self) -> dict:
         """The architecture table (ir/table.py) as plain data: one tuple per block, grouped by stage."""
         classifier = LinearRow(self.num_features, self.num_classes, None, self.dropout)
@@ -190,6 +248,10 @@ class Network:
             "pre_logits": _linear_row(self.pre_logits) if self.pre_logits else None,
             "classifier": classifier._asdict(),
         }
+
+
+def _conv_what(conv: Conv) -> str:
+    return f"conv k{conv.kernel} s{conv.stride}{', ' + conv.activation if conv.activation else ''}"
 
 
 def _conv_row(conv: Conv) -> dict:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ...ir.network import Network
 from ...zoo import ModelRef
-from ..base import Measured, Weights
+from ..base import Measured, StochasticFn, TrainStep, Weights
 
 
 class TensorFlowBackend:
@@ -67,6 +67,35 @@ class TensorFlowBackend:
         with tf.device(_tf_device(device)):
             out = model(tf.constant(nhwc), training=training)
         return np.asarray(out)
+
+    def trace(
+        self, model: Any, x: np.ndarray, taps: Sequence[str], *, device: str = "cpu"
+    ) -> dict[str, np.ndarray]:
+        """Eval-mode outputs at the canonical ``taps``, NCHW."""
+        from .train import trace
+
+        return trace(model, x, taps, device=device)
+
+    def train_step(
+        self,
+        model: Any,
+        x: np.ndarray,
+        labels: np.ndarray,
+        taps: Sequence[str],
+        *,
+        lr: float,
+        device: str = "cpu",
+    ) -> TrainStep:
+        """One training forward, loss, gradients and SGD step (the model is changed)."""
+        from .train import train_step
+
+        return train_step(model, x, labels, taps, lr=lr, device=device)
+
+    def stochastic_layers(self, model: Any) -> dict[str, StochasticFn]:
+        """The model's drop-path and dropout layers by canonical name."""
+        from .train import stochastic_layers
+
+        return stochastic_layers(model)
 
     def measure(self, model: Any, resolution: int) -> Measured:
         """Params, buffers and MACs counted by TensorFlow."""

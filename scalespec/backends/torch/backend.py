@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -10,10 +10,11 @@ import torch
 
 from ...ir.network import Network
 from ...zoo import ModelRef
-from ..base import Measured, Weights
+from ..base import Measured, StochasticFn, TrainStep, Weights
 from . import build as _build
 from . import emit as _emit
 from . import measure as _measure
+from . import train as _train
 from . import weights as _weights
 
 
@@ -52,6 +53,26 @@ class TorchBackend:
         finally:
             model.train(was_training)
         return out.detach().cpu().numpy()
+
+    def trace(
+        self, model: Any, x: np.ndarray, taps: Sequence[str], *, device: str = "cpu"
+    ) -> dict[str, np.ndarray]:
+        return _train.trace(model, x, taps, device=device)
+
+    def train_step(
+        self,
+        model: Any,
+        x: np.ndarray,
+        labels: np.ndarray,
+        taps: Sequence[str],
+        *,
+        lr: float,
+        device: str = "cpu",
+    ) -> TrainStep:
+        return _train.train_step(model, x, labels, taps, lr=lr, device=device)
+
+    def stochastic_layers(self, model: Any) -> dict[str, StochasticFn]:
+        return _train.stochastic_layers(model)
 
     def measure(self, model: Any, resolution: int) -> Measured:
         return _measure.measure(model, resolution)

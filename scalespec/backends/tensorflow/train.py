@@ -1,0 +1,117 @@
+"""Training-mode access to Keras models for conformance: canonical taps, one SGD step, drop layers.
+
+Taps are read from the functional graph: a tap's output is the output of the last layer
+whose name carries its canonical prefix (``stages__3__1__add`` for ``stages.3.1``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..base import StochasticFn, TrainStep
+from .runtime import canonical_name, keras_name
+from .weights import export_weights, tensor_slots, to_canonical
+
+
+def _nchw(value) -> np.ndarray:
+    array = np.asarray(value, np.float32)
+    return np.ascontiguousarray(array.transpose(0, 3, 1, 2) if array.ndim == 4 else array)
+
+
+def _nhwc(x: np.ndarray) -> tf.Tensor:
+    return tf.constant(np.ascontiguousarray(np.transpose(np.asarray(x, np.float32), (0, 2, 3, 1))))
+
+
+def tap_model(model: keras.Model, taps: Sequence[str]) -> keras.Model:
+    """A model sharing ``model``'s layers whose outputs are the named taps, in order."""
+    outputs = []
+    for tap in taps:
+        prefix = keras_name(tap)
+        layers = [
+            layer for layer in model.layers if layer.name == prefix or layer.name.startswith(prefix + "__")
+        ]
+        if not layers:
+            raise ValueError(f"the model has no layer for tap {tap!r}")
+        outputs.append(layers[-1].output)
+    return keras.Model(model.inputs, outputs, name=f"{model.name}_taps")
+
+
+def trace(
+    model: keras.Model, x: np.ndarray, taps: Sequence[str], *, device: str = "cpu"
+) -> dict[str, np.ndarray]:
+    """Eval-mode outputs at ``taps``, NCHW."""
+    from .backend import _tf_device
+
+    with tf.device(_tf_device(device)):
+        outputs = tap_model(model, taps)(_nhwc(x), training=False)
+    return {tap: _nchw(out) for tap, out in zip(taps, _as_list(outputs), strict=True)}
+
+
+def _as_list(outputs) -> list:
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+def train_step(
+    model: keras.Model,
+    x: np.ndarray,
+    labels: np.ndarray,
+    taps: Sequence[str],
+    *,
+    lr: float,
+    device: str = "cpu",
+) -> TrainStep:
+    """A training-mode forward, mean cross-entropy, gradients, and one ``keras.optimizers.SGD`` step."""
+    from .backend import _tf_device
+
+    slots = tensor_slots(model)
+    by_variable = {id(var): (name, layer, var) for name, (layer, var) in slots.items() if var.trainable}
+    variables = [var for _, _, var in by_variable.values()]
+    taps_of = tap_model(model, taps)
+    with tf.device(_tf_device(device)):
+        image = _nhwc(x)
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            outputs = _as_list(taps_of(image, training=True))
+            loss = tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(tf.constant(labels, tf.int64), outputs[-1])
+            )
+        gradients = tape.gradient(loss, [image, *variables])
+        grads = {}
+        for (name, layer, var), grad in zip(by_variable.values(), gradients[1:], strict=True):
+            value = np.zeros(tuple(var.shape), np.float32) if grad is None else np.asarray(grad)
+            grads[name] = to_canonical(layer, var, value)
+        keras.optimizers.SGD(learning_rate=lr).apply_gradients(
+            [
+                (g if g is not None else tf.zeros_like(v), v)
+                for g, v in zip(gradients[1:], variables, strict=True)
+            ]
+        )
+    input_grad = np.zeros_like(x, np.float32) if gradients[0] is None else _nchw(gradients[0])
+    return TrainStep(
+        taps={tap: _nchw(out) for tap, out in zip(taps, outputs, strict=True)},
+        loss=float(loss),
+        grads={name: grads[name] for name in slots if name in grads},
+        input_grad=input_grad,
+        after=export_weights(model),
+    )
+
+
+def stochastic_layers(model: keras.Model) -> dict[str, StochasticFn]:
+    """Each drop-path and dropout layer of the model (Keras ``Dropout`` layers), by canonical name."""
+    return {
+        canonical_name(layer.name): _layer_fn(layer)
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Dropout) and layer.rate > 0
+    }
+
+
+def _layer_fn(layer: keras.layers.Layer) -> StochasticFn:
+    def run(x: np.ndarray, training: bool) -> np.ndarray:
+        value = _nhwc(x) if x.ndim == 4 else tf.constant(np.asarray(x, np.float32))
+        return _nchw(layer(value, training=training))
+
+    return run

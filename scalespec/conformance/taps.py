@@ -1,0 +1,249 @@
+"""Divergence localisation and training-mode checks: every tap, gradient and statistic compared.
+
+Two backends given the same weights and batch are compared at every canonical tap
+(``Network.taps``), not only at the logits, so a difference that shrinks before the output
+still fails, and the report names the first tap where they part: in forward order for
+activations and BN statistics, from the output backwards for gradients.
+
+Tolerances are derived, not tuned (docs/conformance.md, "Tolerances"): with float32's unit
+roundoff u = 2^-24, K the largest fan-in (terms summed into one output) and L the number of
+weighted layers up to a tap, a tap may differ by ``c * u * sqrt(K) * L`` times that tap's
+largest magnitude. ``c`` is 1 in eval mode; 8 in training mode, where batch norm divides by
+statistics of as few as batch x height x width values and so amplifies rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from ..backends.base import StochasticFn, TrainStep
+from ..ir.network import Network, SqueezeExcite
+from ..ir.weights import op_tensors
+from .checks import SIGMAS, Check
+
+UNIT_ROUNDOFF = 2.0**-24  # float32
+EVAL_FACTOR = 1.0
+TRAIN_FACTOR = 8.0
+LEARNING_RATE = 0.1  # the SGD step of the training check
+CHECK_NAMES = ("taps", "train-taps", "loss", "gradients", "bn-stats", "sgd-step", "stochastic")
+
+
+class Layout:
+    """Which tap each canonical tensor belongs to, the layers up to each tap, and the tolerances."""
+
+    def __init__(self, network: Network):
+        self.taps = network.taps()
+        self.what = {tap.name: tap.what for tap in self.taps}
+        self.layer_of: dict[str, str] = {}  # tensor -> its op (scale group)
+        self.tap_of: dict[str, str] = {}  # tensor -> its tap
+        depth: dict[str, int] = {}
+        fan_in, layers = 1, 0
+        for op in network.layers():
+            tap = self._tap_for(op.name)
+            layers += 2 if isinstance(op, SqueezeExcite) else 1  # reduce and expand
+            for name, spec in op_tensors(op, network.init).items():
+                self.layer_of[name], self.tap_of[name] = op.name, tap
+                if len(spec.shape) > 1:
+                    fan_in = max(fan_in, int(np.prod(spec.shape[1:])))
+            depth[tap] = layers
+        self.fan_in, self.layers = fan_in, layers
+        running = 1
+        self.depth = {}
+        for tap in self.taps:  # taps without weights (pool) sit at the depth of the tap before
+            running = depth.get(tap.name, running)
+            self.depth[tap.name] = running
+
+    def _tap_for(self, op_name: str) -> str:
+        names = [tap.name for tap in self.taps]
+        return max((t for t in names if op_name == t or op_name.startswith(t + ".")), key=len, default="")
+
+    def rtol(self, tap: str, *, training: bool) -> float:
+        """The allowed difference at ``tap``, relative to that tap's largest magnitude."""
+        factor = TRAIN_FACTOR if training else EVAL_FACTOR
+        layers = self.layers if training else self.depth.get(tap, self.layers)
+        return factor * UNIT_ROUNDOFF * np.sqrt(self.fan_in) * layers
+
+    def label(self, tap: str) -> str:
+        return f"{tap} ({self.what[tap]})" if tap in self.what else tap
+
+
+def _row(tap: str, actual: np.ndarray, reference: np.ndarray, rtol: float) -> dict:
+    a, b = np.asarray(actual, np.float64), np.asarray(reference, np.float64)
+    if a.shape != b.shape:
+        return {"tap": tap, "ok": False, "ratio": np.inf, "message": f"shape {a.shape} != {b.shape}"}
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return {"tap": tap, "ok": False, "ratio": np.inf, "message": "non-finite values"}
+    diff = float(np.max(np.abs(a - b))) if a.size else 0.0
+    scale = float(np.max(np.abs(b))) if b.size else 0.0
+    allowed = rtol * scale
+    ratio = diff / allowed if allowed > 0 else (0.0 if diff == 0 else np.inf)
+    return {"tap": tap, "ok": ratio <= 1, "max_abs": diff, "scale": scale, "allowed": allowed, "ratio": ratio}
+
+
+def _verdict(name: str, subject: str, rows: list[dict], layout: Layout, order: str) -> Check:
+    """One check over per-tap rows: passes when every row does; names the first failing tap."""
+    bad = [row for row in rows if not row["ok"]]
+    worst = max((row["ratio"] for row in rows), default=0.0)
+    figures = {"taps": len(rows), "diverging": len(bad), "worst": float(worst)}
+    message = ""
+    if bad:
+        first = bad[0]
+        figures["first"] = first["tap"]
+        detail = first.get("message") or (
+            f"max abs {first['max_abs']:.3g}, {first['ratio']:.3g}x the allowance {first['allowed']:.3g}"
+        )
+        message = f"first divergence ({order}) at {layout.label(first['tap'])}: {detail}"
+    details = [{k: (float(v) if isinstance(v, np.floating) else v) for k, v in row.items()} for row in rows]
+    return Check(name, subject, not bad, figures, message, details)
+
+
+def compare_taps(
+    name: str, subject: str, actual: Mapping, reference: Mapping, layout: Layout, *, training: bool
+) -> Check:
+    """Every tap of ``actual`` against ``reference``, in forward order."""
+    rows = [
+        _row(tap.name, actual[tap.name], reference[tap.name], layout.rtol(tap.name, training=training))
+        if tap.name in actual and tap.name in reference
+        else {"tap": tap.name, "ok": False, "ratio": np.inf, "message": "tap missing"}
+        for tap in layout.taps
+    ]
+    return _verdict(name, subject, rows, layout, "forward")
+
+
+def _grouped_rows(actual: Mapping, reference: Mapping, layout: Layout, names: Sequence[str]) -> list[dict]:
+    """One row per tap: each tensor's difference relative to the largest value of its layer."""
+    rtol = layout.rtol("", training=True)
+    scale: dict[str, float] = {}
+    for name in names:
+        layer = layout.layer_of[name]
+        scale[layer] = max(scale.get(layer, 0.0), float(np.max(np.abs(reference[name]), initial=0.0)))
+    rows: dict[str, dict] = {}
+    for name in names:
+        tap = layout.tap_of[name]
+        if name not in actual:
+            rows[tap] = {"tap": tap, "ok": False, "ratio": np.inf, "message": f"{name} missing"}
+            continue
+        row = _row(tap, actual[name], reference[name], rtol)
+        if "max_abs" in row:  # measured against the layer's scale, not the tensor's own
+            allowed = rtol * scale[layout.layer_of[name]]
+            ratio = row["max_abs"] / allowed if allowed > 0 else (0.0 if row["max_abs"] == 0 else np.inf)
+            row |= {"tensor": name, "allowed": allowed, "ratio": ratio, "ok": ratio <= 1}
+        if tap not in rows or row["ratio"] > rows[tap]["ratio"]:
+            rows[tap] = row
+    return [rows[tap.name] for tap in layout.taps if tap.name in rows]
+
+
+def compare_training(subject: str, actual: TrainStep, reference: TrainStep, layout: Layout) -> list[Check]:
+    """Training forward taps, loss, gradients (and the input's), BN statistics and the SGD update."""
+    checks = [compare_taps("train-taps", subject, actual.taps, reference.taps, layout, training=True)]
+    loss = _row("loss", np.float64(actual.loss), np.float64(reference.loss), layout.rtol("", training=True))
+    checks.append(
+        Check(
+            "loss",
+            subject,
+            loss["ok"],
+            {"loss": actual.loss, "reference": reference.loss, "worst": float(loss["ratio"])},
+            "" if loss["ok"] else f"cross-entropy {actual.loss:.7g} vs {reference.loss:.7g}",
+        )
+    )
+    trainable = [name for name in reference.grads]
+    rows = _grouped_rows(actual.grads, reference.grads, layout, trainable)
+    rows.append(_row("input", actual.input_grad, reference.input_grad, layout.rtol("", training=True)))
+    checks.append(_verdict("gradients", subject, rows[::-1], layout, "backward, from the output"))
+    stats = [name for name in reference.after if name.endswith((".running_mean", ".running_var"))]
+    checks.append(
+        _verdict(
+            "bn-stats",
+            subject,
+            _grouped_rows(actual.after, reference.after, layout, stats),
+            layout,
+            "forward",
+        )
+    )
+    return checks
+
+
+def sgd_updates(before: Mapping[str, np.ndarray], step: TrainStep, lr: float) -> dict[str, np.ndarray]:
+    """(weight before - weight after) / lr for each trainable tensor: what the optimizer applied."""
+    return {
+        name: (np.asarray(before[name], np.float64) - np.asarray(step.after[name], np.float64)) / lr
+        for name in step.grads
+        if name in step.after
+    }
+
+
+def check_sgd(
+    subject: str, before: Mapping[str, np.ndarray], step: TrainStep, layout: Layout, lr: float
+) -> Check:
+    """One backend's SGD step applied its own gradients: after == before - lr * grad, every tensor."""
+    applied = sgd_updates(before, step, lr)
+    rows = _grouped_rows(applied, step.grads, layout, list(step.grads))
+    for row in rows:  # the subtraction itself rounds w - lr*g to float32
+        name = row.get("tensor")
+        if name is not None:
+            allowed = row["allowed"] + 4 * UNIT_ROUNDOFF * float(np.max(np.abs(before[name]))) / lr
+            row |= {"allowed": allowed, "ratio": row["max_abs"] / allowed, "ok": row["max_abs"] <= allowed}
+    return _verdict("sgd-step", subject, rows, layout, "forward")
+
+
+def check_cut_paths(subject: str, step: TrainStep, layout: Layout) -> Check | None:
+    """A trainable tensor whose gradient is exactly zero gets none: a cut gradient path."""
+    dead = [name for name, grad in step.grads.items() if not np.any(grad)]
+    if not np.any(step.input_grad):
+        dead.append("input")
+    if not dead:
+        return None
+    where = layout.label(layout.tap_of.get(dead[0], dead[0]))
+    message = f"no gradient reaches {', '.join(dead[:3])}{' ...' if len(dead) > 3 else ''} (first at {where})"
+    return Check("gradients", subject, False, {"zero": len(dead), "first": dead[0]}, message)
+
+
+# ---------------------------------------------------------------- stochastic layers
+
+DROP_PATH_SHAPE = (4000, 3, 2, 2)  # samples x a small map: one mask value per sample
+DROPOUT_SHAPE = (64, 256)  # 16384 elements, each masked on its own
+
+
+def stochastic_rows(fn: StochasticFn, kind: str, rate: float) -> dict:
+    """Run one training-only layer on ones: survivors scaled by 1/(1-rate), the drop fraction
+    within SIGMAS binomial standard errors of ``rate``, the mask per sample (drop-path) or per
+    element (dropout), and the layer the identity in eval."""
+    shape = DROP_PATH_SHAPE if kind == "drop_path" else DROPOUT_SHAPE
+    ones = np.ones(shape, np.float32)
+    problems = []
+    if not np.array_equal(fn(ones, False), ones):
+        problems.append("changes its input in eval")
+    out = np.asarray(fn(ones, True), np.float64).reshape(shape[0], -1)
+    dropped = out == 0
+    survivor = 1.0 / (1.0 - rate)
+    if not np.allclose(out[~dropped], survivor, rtol=1e-6, atol=0):
+        problems.append(f"survivors are not scaled by 1/(1-{rate:g}) = {survivor:.6g}")
+    mixed = dropped.any(axis=1) & ~dropped.all(axis=1)
+    units = dropped[:, 0] if kind == "drop_path" else dropped.ravel()
+    if kind == "drop_path" and mixed.any():
+        problems.append("drops parts of a sample, not whole samples")
+    if kind == "dropout" and not mixed.any():
+        problems.append("drops whole samples, not single elements")
+    fraction = float(units.mean())
+    allowed = SIGMAS * np.sqrt(rate * (1 - rate) / units.size)
+    if abs(fraction - rate) > allowed:
+        problems.append(f"dropped {fraction:.4f}, declared {rate:g} (+-{allowed:.4f})")
+    return {"fraction": fraction, "rate": rate, "problems": problems}
+
+
+def check_stochastic(subject: str, layers: Mapping[str, StochasticFn], network: Network) -> Check:
+    """The model's drop-path and dropout layers are the IR's, at its rates, and behave as declared."""
+    declared = {layer.name: layer for layer in network.stochastic_layers()}
+    problems = [f"{name}: not in the IR (rate > 0 only)" for name in layers if name not in declared]
+    problems += [f"{name}: missing from the model" for name in declared if name not in layers]
+    details = []
+    for name, layer in declared.items():
+        if name in layers:
+            found = stochastic_rows(layers[name], layer.kind, layer.rate)
+            details.append({"layer": name, "kind": layer.kind, **found})
+            problems += [f"{name}: {problem}" for problem in found["problems"]]
+    figures = {"layers": len(declared), "problems": len(problems)}
+    message = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+    return Check("stochastic", subject, not problems, figures, message, details)
