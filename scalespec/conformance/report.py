@@ -25,6 +25,7 @@ class Report:
     weights: dict[str, np.ndarray] | None = None
     input: np.ndarray | None = None
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    train_input: np.ndarray | None = None  # the training check's batch (see taps.train_batch)
     labels: np.ndarray | None = None
     taps: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # backend -> eval taps
     training: dict[str, TrainStep] = field(default_factory=dict)  # backend -> one training step

@@ -123,7 +123,8 @@ def conform(
     resolution = network.resolution
     expected = network_cost(network, resolution).total
     report.input = C.random_input(network, resolution, seed, batch)
-    report.labels = C.random_labels(network, seed, batch)
+    report.train_input = C.random_input(network, resolution, seed, T.train_batch(network, batch))
+    report.labels = C.random_labels(network, seed, len(report.train_input))
     steps = _Steps(len(backends) + 1, progress)
     for backend in backends:
         steps(f"building and running {backend.name} on {devices[backend.name]}...")
@@ -136,7 +137,7 @@ def conform(
             build_from=(builders or {}).get(backend.name, network),
             seed=seed,
         )
-    steps("comparing outputs, taps, gradients...")
+    steps("comparing outputs, taps and training steps...")
     _compare_all(report, network)
     report.seconds = time.perf_counter() - started
     return report
@@ -176,8 +177,8 @@ def check_backend(
     _measure(backend, model, network.resolution, expected, report)
     _run(backend, model, network, report, device)
     _stochastic(backend, model, network, report)
-    if report.weights is not None:
-        _train(backend, build_from or network, network, report, device)
+    if report.weights is not None and report.train_input is not None:
+        _train(backend, model, network, report, device)
 
 
 def _check_fresh(backend, model, network: Network, report: Report) -> None:
@@ -249,15 +250,16 @@ def _stochastic(backend, model, network: Network, report: Report) -> None:
         report.checks.append(C.failed("stochastic", backend.name, exc))
 
 
-def _train(backend, build_from: Network, network: Network, report: Report, device: str) -> None:
-    """One training step with drop-path and dropout off (the same weights): kept for comparison;
-    the SGD step and gradient flow are checked within the backend."""
-    layout = T.Layout(network)
+def _train(backend, model, network: Network, report: Report, device: str) -> None:
+    """One training step (drop-path and dropout off) from the reference weights: kept for
+    comparison; the SGD step and gradient flow are checked within the backend. Changes ``model``."""
+    layout = T.Layout(network, len(report.train_input))
     try:
-        model = backend.build(build_from.deterministic())
         backend.import_weights(model, report.weights)
         taps = [tap.name for tap in network.taps()]
-        step = backend.train_step(model, report.input, report.labels, taps, lr=T.LEARNING_RATE, device=device)
+        step = backend.train_step(
+            model, report.train_input, report.labels, taps, lr=T.LEARNING_RATE, device=device
+        )
     except Exception as exc:
         report.checks.append(C.failed("gradients", backend.name, exc))
         return
@@ -274,7 +276,7 @@ def _compare_all(report: Report, network: Network) -> None:
     if not names:
         return
     reference = names[0]
-    layout = T.Layout(network)
+    layout = T.Layout(network, len(report.train_input))
     for name in names[1:]:
         subject = f"{name} vs {reference}"
         report.checks.append(C.compare_outputs(subject, report.outputs[name], report.outputs[reference]))

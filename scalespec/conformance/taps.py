@@ -6,10 +6,12 @@ still fails, and the report names the first tap where they part: in forward orde
 activations and BN statistics, from the output backwards for gradients.
 
 Tolerances are derived, not tuned (docs/conformance.md, "Tolerances"): with float32's unit
-roundoff u = 2^-24, K the largest fan-in (terms summed into one output) and L the number of
-weighted layers up to a tap, a tap may differ by ``c * u * sqrt(K) * L`` times that tap's
-largest magnitude. ``c`` is 1 in eval mode; 8 in training mode, where batch norm divides by
-statistics of as few as batch x height x width values and so amplifies rounding.
+roundoff u = 2^-24, K the longest sum (the largest fan-in in eval; in training also a batch
+statistic over batch x height x width values) and L the number of weighted layers up to a tap
+(in training, all of them, since gradients come back through every layer), a tap may differ by
+``c * u * sqrt(K) * L`` times that tap's largest magnitude (a gradient: its layer's). ``c`` is 1
+in eval mode and 8 in training, where batch norm subtracts batch means and divides by batch
+deviations, which cancels digits and amplifies rounding.
 """
 
 from __future__ import annotations
@@ -26,14 +28,28 @@ from .checks import SIGMAS, Check
 UNIT_ROUNDOFF = 2.0**-24  # float32
 EVAL_FACTOR = 1.0
 TRAIN_FACTOR = 8.0
+MIN_STATISTIC = 16  # values behind each batch statistic in the training check
 LEARNING_RATE = 0.1  # the SGD step of the training check
 CHECK_NAMES = ("taps", "train-taps", "loss", "gradients", "bn-stats", "sgd-step", "stochastic")
+
+
+def _map_sizes(network: Network) -> list[tuple[int, int]]:
+    """The output size of every conv of the network."""
+    return [conv.out_size for conv in network.convs()]
+
+
+def train_batch(network: Network, batch: int) -> int:
+    """The training check's batch: ``batch``, raised until every BN statistic averages at least
+    MIN_STATISTIC values. Batch norm over 2 values maps each channel to about +-1 and
+    amplifies rounding without bound, so a smaller statistic would test conditioning, not code."""
+    smallest = min(h * w for h, w in _map_sizes(network))
+    return max(batch, -(-MIN_STATISTIC // smallest))
 
 
 class Layout:
     """Which tap each canonical tensor belongs to, the layers up to each tap, and the tolerances."""
 
-    def __init__(self, network: Network):
+    def __init__(self, network: Network, batch: int):
         self.taps = network.taps()
         self.what = {tap.name: tap.what for tap in self.taps}
         self.layer_of: dict[str, str] = {}  # tensor -> its op (scale group)
@@ -49,6 +65,8 @@ class Layout:
                     fan_in = max(fan_in, int(np.prod(spec.shape[1:])))
             depth[tap] = layers
         self.fan_in, self.layers = fan_in, layers
+        # the longest sum in training: a batch statistic over batch x height x width values
+        self.batch_sum = batch * max(h * w for h, w in _map_sizes(network))
         running = 1
         self.depth = {}
         for tap in self.taps:  # taps without weights (pool) sit at the depth of the tap before
@@ -61,9 +79,9 @@ class Layout:
 
     def rtol(self, tap: str, *, training: bool) -> float:
         """The allowed difference at ``tap``, relative to that tap's largest magnitude."""
-        factor = TRAIN_FACTOR if training else EVAL_FACTOR
-        layers = self.layers if training else self.depth.get(tap, self.layers)
-        return factor * UNIT_ROUNDOFF * np.sqrt(self.fan_in) * layers
+        if training:
+            return TRAIN_FACTOR * UNIT_ROUNDOFF * np.sqrt(max(self.fan_in, self.batch_sum)) * self.layers
+        return EVAL_FACTOR * UNIT_ROUNDOFF * np.sqrt(self.fan_in) * self.depth.get(tap, self.layers)
 
     def label(self, tap: str) -> str:
         return f"{tap} ({self.what[tap]})" if tap in self.what else tap
@@ -149,8 +167,8 @@ def compare_training(subject: str, actual: TrainStep, reference: TrainStep, layo
         )
     )
     trainable = [name for name in reference.grads]
-    rows = _grouped_rows(actual.grads, reference.grads, layout, trainable)
-    rows.append(_row("input", actual.input_grad, reference.input_grad, layout.rtol("", training=True)))
+    rows = [_row("input", actual.input_grad, reference.input_grad, layout.rtol("", training=True))]
+    rows += _grouped_rows(actual.grads, reference.grads, layout, trainable)
     checks.append(_verdict("gradients", subject, rows[::-1], layout, "backward, from the output"))
     stats = [name for name in reference.after if name.endswith((".running_mean", ".running_var"))]
     checks.append(

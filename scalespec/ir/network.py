@@ -7,7 +7,7 @@ ir/table.py) and never re-derive a number.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 from .table import BlockRow, ConvRow, LinearRow, block_layers
@@ -222,15 +222,6 @@ class Network:
             if linear and linear.dropout > 0:
                 found.append(StochasticLayer(f"{linear.name}.dropout", "dropout", linear.dropout))
         return found
-
-    def deterministic(self) -> Network:
-        """This network with drop-path and dropout off: the same weights, a reproducible training step."""
-        blocks = tuple(replace(block, row=block.row._replace(drop_path=0.0)) for block in self.blocks)
-        linears = {
-            name: replace(linear, dropout=0.0) if linear else None
-            for name, linear in (("pre_logits", self.pre_logits), ("classifier", self.classifier))
-        }
-        return replace(self, blocks=blocks, dropout=0.0, **linears)
 
     def to_table(self) -> dict:
         """The architecture table (ir/table.py) as plain data: one tuple per block, grouped by stage."""

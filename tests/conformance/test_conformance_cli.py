@@ -34,7 +34,10 @@ def test_tiny_spec_passes_with_a_table_per_check(capsys):
 def test_progress_goes_to_stderr(capsys):
     assert main(["conform", str(SPECS / "tiny-symmetric.json"), "--backends", "torch"]) == 0
     err = capsys.readouterr().err
-    assert "[1/2] building and running torch on cpu..." in err and "[2/2] comparing outputs..." in err
+    assert (
+        "[1/2] building and running torch on cpu..." in err
+        and "[2/2] comparing outputs, taps and training steps..." in err
+    )
 
 
 def test_planted_bug_exits_1_and_names_the_check(capsys, monkeypatch):

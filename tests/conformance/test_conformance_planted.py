@@ -73,6 +73,13 @@ def _failed(network, **builders):
     return report, report.failed_names()
 
 
+def _first(report, check: str) -> str:
+    """The tap a failing comparison names as the first divergence."""
+    found = next(c for c in report.failures() if c.name == check and "first" in c.figures)
+    assert "first divergence" in found.message or "no gradient" in found.message
+    return found.figures["first"]
+
+
 def test_unplanted_network_passes(network):
     report, failed = _failed(network)
     assert failed == [], render(report)
@@ -89,21 +96,23 @@ def test_padding_side_at_stride_2(network, monkeypatch):
 
     monkeypatch.setattr(torch_runtime, "same_padding", wrong_side)
     report, failed = _failed(network)
-    assert failed == ["outputs"]
-    assert "FAIL: outputs" in render(report)
+    assert "outputs" in failed and "taps" in failed
+    assert "FAIL: outputs, taps" in render(report)
+    assert _first(report, "taps") == "stem"  # the first strided SAME conv
 
 
 def test_bn_eps(network, monkeypatch):
     """Keras BN built with its own default eps (1e-3) instead of the spec's 1e-5."""
 
-    class DefaultEps(keras.layers.BatchNormalization):
+    class DefaultEps(tf_runtime.BatchNorm):
         def __init__(self, *args, epsilon=None, **kwargs):
             super().__init__(*args, epsilon=1e-3, **kwargs)
 
-    monkeypatch.setattr(tf_runtime.keras.layers, "BatchNormalization", DefaultEps)
+    monkeypatch.setattr(tf_runtime, "BatchNorm", DefaultEps)
     report, failed = _failed(network)
-    assert failed == ["outputs"]
+    assert "outputs" in failed
     assert report.failures()[0].figures["worst"] > 1
+    assert _first(report, "taps") == "stem"
 
 
 def test_se_channel_rounding(network):
@@ -138,7 +147,8 @@ def test_depthwise_weight_layout(network, monkeypatch):
     monkeypatch.setattr(tf_weights, "_kernel_to_canonical", out)
     monkeypatch.setattr(tf_weights, "_kernel_from_canonical", into)
     report, failed = _failed(network)
-    assert failed == ["outputs"]
+    assert "outputs" in failed
+    assert _first(report, "taps") == "stages.0.0"  # the first depthwise conv
 
 
 def test_missing_activation(network, monkeypatch):
@@ -150,7 +160,8 @@ def test_missing_activation(network, monkeypatch):
 
     monkeypatch.setattr(tf_runtime, "activation", skip_dw)
     report, failed = _failed(network)
-    assert failed == ["outputs"]
+    assert "outputs" in failed
+    assert _first(report, "taps") == "stages.0.0"
 
 
 def test_mac_count_missing_the_classifier(network, monkeypatch):
@@ -160,3 +171,82 @@ def test_mac_count_missing_the_classifier(network, monkeypatch):
     assert failed == ["macs"]
     macs = report.failures()[0]
     assert macs.subject == "tensorflow" and macs.figures["diff"] == -(32 * 10)
+
+
+# ---------------------------------------------------------------- training-mode bugs
+
+
+def test_bn_momentum_in_the_other_sense(network, monkeypatch):
+    """Keras BN given the table's momentum as Keras' (0.1 for 0.9): a training-only bug that
+    every eval check, gradient and training forward misses; only the BN statistics show it."""
+    init = tf_runtime.Norm.__init__
+
+    def other_sense(self, padding, eps, momentum, scheme):
+        init(self, padding, eps, momentum, scheme)
+        self.momentum = momentum
+
+    monkeypatch.setattr(tf_runtime.Norm, "__init__", other_sense)
+    report, failed = _failed(network)
+    assert failed == ["bn-stats"], render(report)
+    assert _first(report, "bn-stats") == "stem"
+
+
+def test_cut_gradient_in_squeeze_excite(network, monkeypatch):
+    """torch's SE gate detached from the graph: outputs agree, no gradient reaches the SE."""
+
+    def detached(self, x):
+        scale = x.mean((2, 3), keepdim=True)
+        return x * self.gate(self.expand(self.act(self.reduce(scale)))).detach()
+
+    monkeypatch.setattr(torch_runtime.SqueezeExcite, "forward", detached)
+    report, failed = _failed(network)
+    assert "outputs" not in failed and "taps" not in failed
+    assert "gradients" in failed
+    cut = next(c for c in report.failures() if c.name == "gradients" and c.subject == "torch")
+    assert cut.figures["first"] == "stages.0.0.se.reduce.weight"
+    compared = next(c for c in report.failures() if c.name == "gradients" and " vs " in c.subject)
+    assert compared.figures["first"].startswith("stages.")
+
+
+def test_attenuated_difference_is_caught_at_its_tap(network, monkeypatch):
+    """torch's stem output 0.1% too large: in training the next batch norm removes the scale,
+    so the logits agree, but the stem tap does not."""
+    forward = torch_runtime.ConvNormAct.forward
+
+    def scaled(self, x):
+        out = forward(self, x)
+        return out * 1.001 if self is model_stem[0] else out
+
+    model_stem = []
+    build = torch_runtime.ScaledNet.__init__
+
+    def remember(self, arch):
+        build(self, arch)
+        model_stem[:] = [self.stem]
+
+    monkeypatch.setattr(torch_runtime.ScaledNet, "__init__", remember)
+    monkeypatch.setattr(torch_runtime.ConvNormAct, "forward", scaled)
+    report, failed = _failed(network)
+    assert _first(report, "train-taps") == "stem"
+    train = next(c for c in report.checks if c.name == "train-taps")
+    logits = train.details[-1]
+    assert logits["tap"] == "classifier" and logits["ok"], "the difference reaches the logits"
+
+
+def test_activation_approximation(monkeypatch):
+    """torch's gelu in its tanh approximation (at most about 5e-4 off) is named at the stem."""
+    network = resolve(parse_spec({**TINY, "activation": "gelu"}), resolution=32)
+    monkeypatch.setitem(torch_runtime.ACTIVATIONS, "gelu", lambda: torch_runtime.nn.GELU(approximate="tanh"))
+    report, failed = _failed(network)
+    assert "taps" in failed
+    assert _first(report, "taps") == "stem"
+
+
+def test_wrong_initialiser(network, monkeypatch):
+    """torch models left with PyTorch's default kaiming-uniform draws, not the declared ones."""
+    monkeypatch.setattr(torch_runtime, "draw", lambda tensor, init: None)
+    report, failed = _failed(network)
+    assert failed == ["init"]
+    init = report.failures()[0]
+    # the stem escapes: uniform(+-1/sqrt(27)) has nearly the declared std; the kurtosis is off there
+    assert init.subject == "torch" and "stages.0.0.dw.conv.weight: std" in init.message

@@ -6,7 +6,8 @@ whose name carries its canonical prefix (``stages__3__1__add`` for ``stages.3.1`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import keras
 import numpy as np
@@ -55,6 +56,16 @@ def _as_list(outputs) -> list:
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
+def cross_entropy(output: tf.Tensor, labels: np.ndarray) -> tf.Tensor:
+    """Mean cross-entropy: softmax over the outputs, or sigmoid when there is one output."""
+    if output.shape[1] == 1:
+        targets = tf.constant(labels.astype(np.float32))
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(targets, output[:, 0]))
+    return tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(tf.constant(labels, tf.int64), output)
+    )
+
+
 def train_step(
     model: keras.Model,
     x: np.ndarray,
@@ -64,7 +75,8 @@ def train_step(
     lr: float,
     device: str = "cpu",
 ) -> TrainStep:
-    """A training-mode forward, mean cross-entropy, gradients, and one ``keras.optimizers.SGD`` step."""
+    """A training-mode forward with drop-path and dropout off, mean cross-entropy, gradients, and
+    one ``keras.optimizers.SGD`` step; the model keeps the step."""
     from .backend import _tf_device
 
     slots = tensor_slots(model)
@@ -73,12 +85,10 @@ def train_step(
     taps_of = tap_model(model, taps)
     with tf.device(_tf_device(device)):
         image = _nhwc(x)
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape, _stochastic_off(model):
             tape.watch(image)
             outputs = _as_list(taps_of(image, training=True))
-            loss = tf.reduce_mean(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(tf.constant(labels, tf.int64), outputs[-1])
-            )
+            loss = cross_entropy(outputs[-1], labels)
         gradients = tape.gradient(loss, [image, *variables])
         grads = {}
         for (name, layer, var), grad in zip(by_variable.values(), gradients[1:], strict=True):
@@ -98,6 +108,19 @@ def train_step(
         input_grad=input_grad,
         after=export_weights(model),
     )
+
+
+@contextmanager
+def _stochastic_off(model: keras.Model) -> Iterator[None]:
+    """Every Dropout layer's rate (drop-path included) set to 0 for the duration."""
+    saved = [(layer, layer.rate) for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    for layer, _ in saved:
+        layer.rate = 0.0
+    try:
+        yield
+    finally:
+        for layer, rate in saved:
+            layer.rate = rate
 
 
 def stochastic_layers(model: keras.Model) -> dict[str, StochasticFn]:

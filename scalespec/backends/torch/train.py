@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -58,6 +59,13 @@ def trace(
     return {name: hooks.outputs[name] for name in taps}
 
 
+def cross_entropy(output: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy: softmax over the outputs, or sigmoid when there is one output."""
+    if output.shape[1] == 1:
+        return F.binary_cross_entropy_with_logits(output[:, 0], labels.to(output.dtype))
+    return F.cross_entropy(output, labels)
+
+
 def train_step(
     model: nn.Module,
     x: np.ndarray,
@@ -67,11 +75,12 @@ def train_step(
     lr: float,
     device: str = "cpu",
 ) -> TrainStep:
-    """A training-mode forward, mean cross-entropy, backward, and one ``torch.optim.SGD`` step."""
+    """A training-mode forward with drop-path and dropout off, mean cross-entropy, backward, and
+    one ``torch.optim.SGD`` step; the model keeps the step and stays in training mode."""
     model.to(device).train()
     image = _input(x, device, grad=True)
-    with _Taps(model, taps) as hooks:
-        loss = F.cross_entropy(model(image), torch.from_numpy(labels).long().to(device))
+    with _Taps(model, taps) as hooks, _stochastic_off(model):
+        loss = cross_entropy(model(image), torch.from_numpy(labels).long().to(device))
     model.zero_grad(set_to_none=True)
     loss.backward()
     grads = {
@@ -86,6 +95,24 @@ def train_step(
         input_grad=_numpy(image.grad) if image.grad is not None else np.zeros_like(x, np.float32),
         after=export_weights(model),
     )
+
+
+@contextmanager
+def _stochastic_off(model: nn.Module) -> Iterator[None]:
+    """Drop-path and dropout rates set to 0 for the duration (restored afterwards)."""
+    saved = []
+    for module in model.modules():
+        if isinstance(module, Block):
+            saved.append((module, "drop_path_rate", module.drop_path_rate))
+            module.drop_path_rate = 0.0
+        elif isinstance(module, nn.Dropout):
+            saved.append((module, "p", module.p))
+            module.p = 0.0
+    try:
+        yield
+    finally:
+        for module, attr, value in saved:
+            setattr(module, attr, value)
 
 
 def stochastic_layers(model: nn.Module) -> dict[str, StochasticFn]:
