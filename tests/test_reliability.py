@@ -178,7 +178,7 @@ def _bundle(tmp_path: Path, manifest: object, input_array: object = None) -> Pat
     folder = tmp_path / "bundle"
     folder.mkdir()
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    for name in ("weights.safetensors", "outputs.safetensors"):
+    for name in ("weights.safetensors", "outputs.safetensors", "training.safetensors"):
         (folder / name).write_bytes(b"")
     if isinstance(input_array, dict):
         np.savez(folder / "input.npy", **input_array)
@@ -194,10 +194,10 @@ def _bundle(tmp_path: Path, manifest: object, input_array: object = None) -> Pat
     "manifest, words",
     [
         ([], "must be a JSON object"),
-        ({"format": "scalespec-golden/1"}, "spec: expected str, got missing"),
-        ({"format": "scalespec-golden/1", "spec": BASE}, "network: expected dict"),
+        ({"format": "scalespec-golden/2"}, "spec: expected str, got missing"),
+        ({"format": "scalespec-golden/2", "spec": BASE}, "network: expected dict"),
         (
-            {"format": "scalespec-golden/1", "spec": BASE, "network": {"resolution": "x"}, "expected": {}},
+            {"format": "scalespec-golden/2", "spec": BASE, "network": {"resolution": "x"}, "expected": {}},
             "resolution",
         ),
     ],
@@ -213,7 +213,7 @@ def test_malformed_manifests_name_the_file_and_field(capsys, tmp_path, manifest,
 def test_a_bad_input_array_names_the_file(capsys, tmp_path, bad_input):
     counts = {"params": 1, "buffers": 1, "macs": 1}
     manifest = {
-        "format": "scalespec-golden/1",
+        "format": "scalespec-golden/2",
         "spec": BASE,
         "network": {"resolution": 32},
         "expected": counts,

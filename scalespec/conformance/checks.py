@@ -196,7 +196,7 @@ def init_deviation(value: np.ndarray, init: Init) -> tuple[float, str]:
 
 
 def check_init(subject: str, fresh: Mapping[str, np.ndarray], network: Network) -> Check:
-    """A fresh model's tensors drawn as the IR declares (convention 11): each within sampling bounds."""
+    """A fresh model's tensors drawn as the IR declares (convention 8): each within sampling bounds."""
     deviations = {
         name: init_deviation(fresh[name], spec.init)
         for name, spec in tensor_specs(network).items()

@@ -1,9 +1,12 @@
 """Golden bundles: one machine's weights, input and outputs, checked later on another machine.
 
 A bundle is a folder: ``weights.safetensors`` (canonical weights), ``input.npy``,
-``outputs.safetensors`` (one eval output per backend, keyed by backend name) and
-``manifest.json`` (network identification with the spec text, counts, versions, devices).
-That is how a GPU machine with PyTorch only is held to TensorFlow's CPU outputs.
+``outputs.safetensors`` (one eval output per backend, keyed by backend name),
+``training.safetensors`` (the reference backend's eval taps and one training step: the
+training batch and labels, training taps, loss, every gradient, the input's gradient, and
+every tensor after the step) and ``manifest.json`` (network identification with the spec
+text, counts, versions, devices). That is how a GPU machine with PyTorch only is held to
+TensorFlow's CPU outputs, in eval and in training.
 """
 
 from __future__ import annotations
@@ -15,19 +18,22 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backends.base import TrainStep
 from ..errors import SpecError
 from ..files import atomic_write, load_safetensors, save_safetensors
 from ..ir.cost import network_cost
 from ..ir.network import Network
 from ..ir.resolve import resolve
+from ..ir.weights import tensor_specs
 from ..spec.io import dump_spec, parse_text
 from ..spec.network import NetworkSpec
 from . import checks as C
+from . import taps as T
 from .report import Report
 from .runner import Progress, _quiet, check_backend, load_backends, place, versions
 
-FORMAT = "scalespec-golden/1"
-FILES = ("manifest.json", "weights.safetensors", "input.npy", "outputs.safetensors")
+FORMAT = "scalespec-golden/2"  # /2 added training.safetensors
+FILES = ("manifest.json", "weights.safetensors", "input.npy", "outputs.safetensors", "training.safetensors")
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -40,6 +46,9 @@ def save_bundle(report: Report, spec: NetworkSpec, folder: str | Path, *, force:
     """Write ``report``'s weights, input, outputs and manifest into ``folder`` (created if absent)."""
     if report.weights is None or report.input is None or not report.outputs:
         raise SpecError([("save_golden", "no weights or outputs to save: the reference backend failed")])
+    reference = next(iter(report.outputs))
+    if reference not in report.training or reference not in report.taps:
+        raise SpecError([("save_golden", f"no training step or taps to save: {reference} failed them")])
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise SpecError([("save_golden", f"{folder} exists and is not a folder")])
@@ -62,8 +71,54 @@ def save_bundle(report: Report, spec: NetworkSpec, folder: str | Path, *, force:
     save_safetensors(report.weights, folder / "weights.safetensors", force=force)
     atomic_write(folder / "input.npy", _npy_bytes(report.input), force=force)
     save_safetensors(report.outputs, folder / "outputs.safetensors", force=force)
+    training = _training_arrays(report, reference)
+    save_safetensors(training, folder / "training.safetensors", force=force)
     atomic_write(folder / "manifest.json", json.dumps(manifest, indent=2, default=str) + "\n", force=force)
     return folder
+
+
+def _training_arrays(report: Report, reference: str) -> dict[str, np.ndarray]:
+    """The reference backend's eval taps and training step as flat, prefixed arrays."""
+    step = report.training[reference]
+    arrays = {f"eval/{tap}": value for tap, value in report.taps[reference].items()}
+    arrays |= {f"train/{tap}": value for tap, value in step.taps.items()}
+    arrays |= {f"grad/{name}": value for name, value in step.grads.items()}
+    arrays |= {f"after/{name}": value for name, value in step.after.items()}
+    arrays |= {
+        "input_grad": step.input_grad,
+        "loss": np.array([step.loss]),
+        "train_input": report.train_input,
+        "labels": report.labels,  # small integers, exact in float32
+    }
+    return arrays
+
+
+def _read_training(
+    path: Path, network: Network
+) -> tuple[dict[str, np.ndarray], TrainStep, np.ndarray, np.ndarray]:
+    """Eval taps, the training step, its batch and labels; a missing entry is exit 2 naming it."""
+    arrays = load_safetensors(path, field="golden")
+    taps = [tap.name for tap in network.taps()]
+    specs = tensor_specs(network)
+    wanted = [f"eval/{t}" for t in taps] + [f"train/{t}" for t in taps]
+    wanted += [f"grad/{n}" for n, spec in specs.items() if spec.trainable] + [f"after/{n}" for n in specs]
+    wanted += ["input_grad", "loss", "train_input", "labels"]
+    missing = [key for key in wanted if key not in arrays]
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise SpecError([("golden", f"{path}: missing {', '.join(missing[:3])}{more}")])
+
+    def part(prefix: str) -> dict[str, np.ndarray]:
+        return {key[len(prefix) :]: value for key, value in arrays.items() if key.startswith(prefix)}
+
+    step = TrainStep(
+        taps=part("train/"),
+        loss=float(arrays["loss"][0]),
+        grads=part("grad/"),
+        input_grad=arrays["input_grad"],
+        after=part("after/"),
+    )
+    return part("eval/"), step, arrays["train_input"], arrays["labels"].astype(np.int64)
 
 
 def _network(report: Report, spec: NetworkSpec) -> Network:
@@ -103,6 +158,10 @@ class Bundle:
         self.input = _checked_input(folder / "input.npy", self.network)
         self.weights = load_safetensors(folder / "weights.safetensors", field="golden")
         self.outputs = _checked_outputs(folder / "outputs.safetensors", self.network, len(self.input))
+        self.reference = str(self.manifest.get("reference", next(iter(self.outputs))))
+        self.taps, self.step, self.train_input, self.labels = _read_training(
+            folder / "training.safetensors", self.network
+        )
 
 
 # manifest field -> the JSON type it must have (a bundle from another tool or a hand edit)
@@ -206,7 +265,10 @@ def check_bundle(
         versions=versions(backends, devices),
         weights=bundle.weights,
         input=bundle.input,
+        train_input=bundle.train_input,
+        labels=bundle.labels,
     )
+    layout = T.Layout(network, len(bundle.train_input))
     expected = network_cost(network, network.resolution).total
     report.checks.append(_bundle_check(bundle, expected))
     if expect is not None:
@@ -221,6 +283,12 @@ def check_bundle(
                 report.checks.append(
                     C.compare_outputs(f"{backend.name} vs golden {ref}", report.outputs[backend.name], out)
                 )
+        subject = f"{backend.name} vs golden {bundle.reference}"
+        if backend.name in report.taps:
+            ours = report.taps[backend.name]
+            report.checks.append(T.compare_taps("taps", subject, ours, bundle.taps, layout, training=False))
+        if backend.name in report.training:
+            report.checks += T.compare_training(subject, report.training[backend.name], bundle.step, layout)
     report.seconds = time.perf_counter() - started
     return report
 

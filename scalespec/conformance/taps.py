@@ -26,8 +26,8 @@ from ..ir.weights import op_tensors
 from .checks import SIGMAS, Check
 
 UNIT_ROUNDOFF = 2.0**-24  # float32
-EVAL_FACTOR = 1.0
-TRAIN_FACTOR = 8.0
+EVAL_FACTOR = 4.0
+TRAIN_FACTOR = 32.0
 MIN_STATISTIC = 16  # values behind each batch statistic in the training check
 LEARNING_RATE = 0.1  # the SGD step of the training check
 CHECK_NAMES = ("taps", "train-taps", "loss", "gradients", "bn-stats", "sgd-step", "stochastic")
@@ -72,6 +72,10 @@ class Layout:
         for tap in self.taps:  # taps without weights (pool) sit at the depth of the tap before
             running = depth.get(tap.name, running)
             self.depth[tap.name] = running
+
+    def tap_for(self, op_name: str) -> str:
+        """The tap a layer (op) belongs to."""
+        return self._tap_for(op_name)
 
     def _tap_for(self, op_name: str) -> str:
         names = [tap.name for tap in self.taps]
@@ -184,9 +188,11 @@ def compare_training(subject: str, actual: TrainStep, reference: TrainStep, layo
 
 
 def sgd_updates(before: Mapping[str, np.ndarray], step: TrainStep, lr: float) -> dict[str, np.ndarray]:
-    """(weight before - weight after) / lr for each trainable tensor: what the optimizer applied."""
+    """(weight before - weight after) / lr for each trainable tensor: what the optimizer applied
+    (float32: the subtraction of nearby float32 values is exact; memory matters for L2)."""
     return {
-        name: (np.asarray(before[name], np.float64) - np.asarray(step.after[name], np.float64)) / lr
+        name: (np.asarray(before[name], np.float32) - np.asarray(step.after[name], np.float32))
+        / np.float32(lr)
         for name in step.grads
         if name in step.after
     }
@@ -207,15 +213,23 @@ def check_sgd(
 
 
 def check_cut_paths(subject: str, step: TrainStep, layout: Layout) -> Check | None:
-    """A trainable tensor whose gradient is exactly zero gets none: a cut gradient path."""
-    dead = [name for name, grad in step.grads.items() if not np.any(grad)]
+    """A layer none of whose trainable tensors gets any gradient is cut off from the loss.
+
+    Judged per layer, not per tensor: a BN bias whose output feeds only another batch norm
+    (or a one-channel 1x1 conv before one) has a gradient that is zero in exact arithmetic,
+    but a conv with its BN, a squeeze-excite or a dense layer as a whole never does."""
+    alive: dict[str, bool] = {}
+    for name, grad in step.grads.items():
+        layer = layout.layer_of.get(name, name)
+        alive[layer] = alive.get(layer, False) or bool(np.any(grad))
+    dead = [layer for layer, flows in alive.items() if not flows]
     if not np.any(step.input_grad):
         dead.append("input")
     if not dead:
         return None
-    where = layout.label(layout.tap_of.get(dead[0], dead[0]))
+    where = layout.label(layout.tap_of.get(f"{dead[0]}.weight", layout.tap_for(dead[0])))
     message = f"no gradient reaches {', '.join(dead[:3])}{' ...' if len(dead) > 3 else ''} (first at {where})"
-    return Check("gradients", subject, False, {"zero": len(dead), "first": dead[0]}, message)
+    return Check("gradients", subject, False, {"cut": len(dead), "first": dead[0]}, message)
 
 
 # ---------------------------------------------------------------- stochastic layers

@@ -103,7 +103,7 @@ class Linear:
 
 @dataclass(frozen=True)
 class Tap:
-    """A point where every backend exposes its intermediate output (convention 12).
+    """A point where every backend exposes its intermediate output (convention 10).
 
     ``name`` is the module's canonical prefix (``stem``, ``stages.3.1``, ``head``, ``pool``,
     ``pre_logits``, ``classifier``); ``what`` says what computes it, for divergence reports.
@@ -147,7 +147,7 @@ class Network:
     padding: Padding
     norm_eps: float
     norm_momentum: float
-    init: str  # fresh-weight scheme (ir/table.py INIT_SCHEMES, convention 11)
+    init: str  # fresh-weight scheme (ir/table.py INIT_SCHEMES, convention 8)
     stem: Conv
     blocks: tuple[Block, ...]
     head: Conv | None

@@ -100,7 +100,7 @@ def block_layers(row: BlockRow) -> list[tuple[str, Layer]]:
     return [("expand", ConvLayer(cin, mid, k, s, False, row.act)), *squeeze, project]
 
 
-# ---------------------------------------------------------------- fresh weights (convention 11)
+# ---------------------------------------------------------------- fresh weights (convention 8)
 
 # How a new model's tensors are drawn. ``torchvision`` is torchvision's EfficientNet: convs
 # kaiming-normal with fan_out (PyTorch's fan: out * k * k, so a depthwise kxk conv over C

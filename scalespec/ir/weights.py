@@ -15,7 +15,7 @@ from .table import ConvLayer, Init, SqueezeExciteLayer, layer_inits, linear_init
 @dataclass(frozen=True)
 class TensorSpec:
     """A canonical tensor: its PyTorch-layout shape, whether it is trained (else a BN buffer),
-    and how a fresh model draws it (convention 11)."""
+    and how a fresh model draws it (convention 8)."""
 
     shape: tuple[int, ...]
     trainable: bool

@@ -322,3 +322,61 @@ def test_other_dtypes_import_only_when_a_cast_is_asked_for(backend):
     backend.import_weights(model, wide, cast=True)
     exported = backend.export_weights(model)
     assert all(np.array_equal(exported[name], wide[name].astype(np.float32)) for name in wide)
+
+
+# ---------------------------------------------------------------- fresh weights and training access
+
+
+@pytest.mark.parametrize("profile", [None, "keras"])
+def test_fresh_b0_is_drawn_from_the_declared_initialisers(backend, profile):
+    """Every fresh tensor of b0 within the sampling bounds of its declared distribution."""
+    from scalespec.conformance.checks import check_init
+
+    network = b0(profile=profile)
+    check = check_init(backend.name, backend.export_weights(backend.build(network)), network)
+    assert check.ok, check.message
+    assert check.figures["tensors"] == len(tensor_specs(network))
+
+
+def test_declared_initialisers_are_the_published_ones():
+    """torchvision: kaiming_normal_(mode='fan_out') = N(0, sqrt(2 / (out * k * k))), dense
+    U(+-1/sqrt(out)); keras.applications: VarianceScaling(2.0, 'fan_out', 'truncated_normal'),
+    whose fan for a depthwise kernel (k, k, C, 1) is k * k."""
+    torchvision, keras_way = tensor_specs(b0()), tensor_specs(b0(profile="keras"))
+    stem = torchvision["stem.conv.weight"].init  # 32 x 3 x 3 x 3
+    assert stem.dist == "normal" and stem.std == pytest.approx((2 / (32 * 9)) ** 0.5)
+    dw = "stages.1.0.dw.conv.weight"  # 96 channels, 3x3
+    assert torchvision[dw].init.std == pytest.approx((2 / (96 * 9)) ** 0.5)
+    assert keras_way[dw].init.dist == "truncated_normal"
+    assert keras_way[dw].init.std == pytest.approx((2 / 9) ** 0.5)
+    assert keras_way[dw].init.bound == pytest.approx(2 * (2 / 9) ** 0.5 / 0.87962566103423978)
+    for specs in (torchvision, keras_way):
+        assert specs["classifier.weight"].init.bound == pytest.approx(1 / 1000**0.5)
+        assert specs["stem.bn.weight"].init == ("constant", 1.0)
+        assert specs["stages.1.0.se.expand.bias"].init == ("constant", 0.0)
+
+
+def test_taps_and_training_step_follow_the_ir(backend):
+    """Taps are named and shaped as the IR says; one training step changes every trainable
+    tensor by -lr * its gradient and leaves the stochastic layers' rates as they were."""
+    from scalespec.conformance.taps import check_stochastic
+
+    network = tiny()
+    model = loaded(backend, network)
+    x = random_input(network, network.resolution, 0, 2)
+    taps = [tap.name for tap in network.taps()]
+    traced = backend.trace(model, x, taps)
+    assert list(traced) == taps
+    blocks = {block.name: block for block in network.blocks}
+    for name, value in traced.items():
+        if name in blocks:
+            assert value.shape == (2, blocks[name].out_channels, *blocks[name].out_size)
+    np.testing.assert_allclose(traced[taps[-1]], backend.forward(model, x), rtol=1e-6, atol=1e-7)
+    before = backend.export_weights(model)
+    step = backend.train_step(model, x, np.array([0, 1]), taps, lr=0.5)
+    assert set(step.grads) == {n for n, s in tensor_specs(network).items() if s.trainable}
+    for name, grad in step.grads.items():
+        np.testing.assert_allclose(step.after[name], before[name] - 0.5 * grad, rtol=1e-5, atol=1e-6)
+    assert step.input_grad.shape == x.shape and np.isfinite(step.loss)
+    stochastic = check_stochastic(backend.name, backend.stochastic_layers(model), network)
+    assert stochastic.ok and stochastic.figures["layers"] > 0, stochastic.message  # rates restored

@@ -223,6 +223,37 @@ def test_tampered_bundle_fails(bundle, tmp_path):
     assert len(failing) == 1 and failing[0].startswith("torch vs golden tensorflow")
 
 
+def test_bundle_holds_the_training_step_and_a_tampered_gradient_fails(bundle, tmp_path):
+    """The bundle carries the reference's training step; one gradient changed in the file fails
+    the gradient check, naming the tap whose gradient it is."""
+    from safetensors.numpy import load_file, save_file
+
+    training = load_file(str(bundle / "training.safetensors"))
+    assert {"loss", "input_grad", "train_input", "labels", "eval/stem", "train/stem"} <= set(training)
+    assert "grad/stem.conv.weight" in training and "after/stem.bn.running_var" in training
+    tampered = tmp_path / "tampered-training"
+    shutil.copytree(bundle, tampered)
+    training["grad/stages.1.0.dw.conv.weight"] *= 1.01
+    save_file(training, str(tampered / "training.safetensors"))
+    result = _torch_only("conform", "--golden", str(tampered), "--backends", "torch", "--quiet")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL: gradients" in result.stdout
+    assert "first divergence (backward, from the output) at stages.1.0" in result.stdout
+
+
+def test_bundle_missing_a_training_entry_is_bad_input(bundle, tmp_path, capsys):
+    from safetensors.numpy import load_file, save_file
+
+    def drop_gradient(folder):
+        training = load_file(str(folder / "training.safetensors"))
+        del training["grad/stem.conv.weight"]
+        save_file(training, str(folder / "training.safetensors"))
+
+    broken = _edited(bundle, tmp_path, drop_gradient)
+    assert main(["conform", "--golden", str(broken), "--backends", "torch", "--quiet"]) == 2
+    assert "training.safetensors: missing grad/stem.conv.weight" in capsys.readouterr().err
+
+
 def test_save_golden_refuses_to_overwrite(bundle, capsys):
     assert main(["conform", TINY, "--save-golden", str(bundle), "--quiet"]) == 2
     assert "--force" in capsys.readouterr().err

@@ -203,19 +203,19 @@ def test_cut_gradient_in_squeeze_excite(network, monkeypatch):
     assert "outputs" not in failed and "taps" not in failed
     assert "gradients" in failed
     cut = next(c for c in report.failures() if c.name == "gradients" and c.subject == "torch")
-    assert cut.figures["first"] == "stages.0.0.se.reduce.weight"
+    assert cut.figures["first"] == "stages.0.0.se"
     compared = next(c for c in report.failures() if c.name == "gradients" and " vs " in c.subject)
     assert compared.figures["first"].startswith("stages.")
 
 
 def test_attenuated_difference_is_caught_at_its_tap(network, monkeypatch):
-    """torch's stem output 0.1% too large: in training the next batch norm removes the scale,
+    """torch's stem output 1% too large: in training the next batch norm removes the scale,
     so the logits agree, but the stem tap does not."""
     forward = torch_runtime.ConvNormAct.forward
 
     def scaled(self, x):
         out = forward(self, x)
-        return out * 1.001 if self is model_stem[0] else out
+        return out * 1.01 if self is model_stem[0] else out
 
     model_stem = []
     build = torch_runtime.ScaledNet.__init__
@@ -248,5 +248,6 @@ def test_wrong_initialiser(network, monkeypatch):
     report, failed = _failed(network)
     assert failed == ["init"]
     init = report.failures()[0]
-    # the stem escapes: uniform(+-1/sqrt(27)) has nearly the declared std; the kurtosis is off there
+    # the stem escapes: uniform(+-1/sqrt(27)) has nearly the declared std, and its 432 values
+    # are too few for the kurtosis bound
     assert init.subject == "torch" and "stages.0.0.dw.conv.weight: std" in init.message

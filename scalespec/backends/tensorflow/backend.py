@@ -63,8 +63,10 @@ class TensorFlowBackend:
         """Run NCHW float32 ``x`` through ``model`` (transposed to NHWC here)."""
         import tensorflow as tf
 
+        from .train import tf_device
+
         nhwc = np.ascontiguousarray(np.transpose(np.asarray(x, np.float32), (0, 2, 3, 1)))
-        with tf.device(_tf_device(device)):
+        with tf.device(tf_device(device)):
             out = model(tf.constant(nhwc), training=training)
         return np.asarray(out)
 
@@ -117,14 +119,6 @@ class TensorFlowBackend:
 
         tf.config.experimental.enable_tensor_float_32_execution(False)
         return "cuda"
-
-
-def _tf_device(device: str) -> str:
-    """Map the suite's device names (cpu, cuda, cuda:1) onto TensorFlow's."""
-    if device.startswith("cuda"):
-        index = device.partition(":")[2] or "0"
-        return f"/GPU:{index}"
-    return "/CPU:0"
 
 
 BACKEND = TensorFlowBackend()

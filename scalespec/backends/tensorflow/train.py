@@ -18,6 +18,14 @@ from .runtime import canonical_name, keras_name
 from .weights import export_weights, tensor_slots, to_canonical
 
 
+def tf_device(device: str) -> str:
+    """Map the suite's device names (cpu, cuda, cuda:1) onto TensorFlow's."""
+    if device.startswith("cuda"):
+        index = device.partition(":")[2] or "0"
+        return f"/GPU:{index}"
+    return "/CPU:0"
+
+
 def _nchw(value) -> np.ndarray:
     array = np.asarray(value, np.float32)
     return np.ascontiguousarray(array.transpose(0, 3, 1, 2) if array.ndim == 4 else array)
@@ -45,9 +53,7 @@ def trace(
     model: keras.Model, x: np.ndarray, taps: Sequence[str], *, device: str = "cpu"
 ) -> dict[str, np.ndarray]:
     """Eval-mode outputs at ``taps``, NCHW."""
-    from .backend import _tf_device
-
-    with tf.device(_tf_device(device)):
+    with tf.device(tf_device(device)):
         outputs = tap_model(model, taps)(_nhwc(x), training=False)
     return {tap: _nchw(out) for tap, out in zip(taps, _as_list(outputs), strict=True)}
 
@@ -77,13 +83,11 @@ def train_step(
 ) -> TrainStep:
     """A training-mode forward with drop-path and dropout off, mean cross-entropy, gradients, and
     one ``keras.optimizers.SGD`` step; the model keeps the step."""
-    from .backend import _tf_device
-
     slots = tensor_slots(model)
     by_variable = {id(var): (name, layer, var) for name, (layer, var) in slots.items() if var.trainable}
     variables = [var for _, _, var in by_variable.values()]
     taps_of = tap_model(model, taps)
-    with tf.device(_tf_device(device)):
+    with tf.device(tf_device(device)):
         image = _nhwc(x)
         with tf.GradientTape() as tape, _stochastic_off(model):
             tape.watch(image)
