@@ -4,7 +4,7 @@ A bundle is a folder: ``weights.safetensors`` (canonical weights), ``input.npy``
 ``outputs.safetensors`` (one eval output per backend, keyed by backend name),
 ``training.safetensors`` (the reference backend's eval taps and one training step: the
 training batch and labels, training taps, loss, every gradient, the input's gradient, and
-every tensor after the step) and ``manifest.json`` (network identification with the spec
+the BN statistics after the step) and ``manifest.json`` (network identification with the spec
 text, counts, versions, devices). That is how a GPU machine with PyTorch only is held to
 TensorFlow's CPU outputs, in eval and in training.
 """
@@ -101,7 +101,8 @@ def _read_training(
     taps = [tap.name for tap in network.taps()]
     specs = tensor_specs(network)
     wanted = [f"eval/{t}" for t in taps] + [f"train/{t}" for t in taps]
-    wanted += [f"grad/{n}" for n, spec in specs.items() if spec.trainable] + [f"after/{n}" for n in specs]
+    wanted += [f"grad/{n}" for n, spec in specs.items() if spec.trainable]
+    wanted += [f"after/{n}" for n, spec in specs.items() if not spec.trainable]  # BN statistics
     wanted += ["input_grad", "loss", "train_input", "labels"]
     missing = [key for key in wanted if key not in arrays]
     if missing:

@@ -263,8 +263,10 @@ def _train(backend, model, network: Network, report: Report, device: str) -> Non
     except Exception as exc:
         report.checks.append(C.failed("gradients", backend.name, exc))
         return
-    report.training[backend.name] = step
     report.checks.append(T.check_sgd(backend.name, report.weights, step, layout, T.LEARNING_RATE))
+    # only the BN statistics are compared across backends: drop the updated weights (L2: 1.9 GB)
+    step.after = {name: value for name, value in step.after.items() if name.endswith(T.BN_STATISTICS)}
+    report.training[backend.name] = step
     cut = T.check_cut_paths(backend.name, step, layout)
     if cut is not None:
         report.checks.append(cut)

@@ -28,6 +28,7 @@ from .checks import SIGMAS, Check
 UNIT_ROUNDOFF = 2.0**-24  # float32
 EVAL_FACTOR = 4.0
 TRAIN_FACTOR = 32.0
+BN_STATISTICS = (".running_mean", ".running_var")
 MIN_STATISTIC = 16  # values behind each batch statistic in the training check
 LEARNING_RATE = 0.1  # the SGD step of the training check
 CHECK_NAMES = ("taps", "train-taps", "loss", "gradients", "bn-stats", "sgd-step", "stochastic")
@@ -174,7 +175,7 @@ def compare_training(subject: str, actual: TrainStep, reference: TrainStep, layo
     rows = [_row("input", actual.input_grad, reference.input_grad, layout.rtol("", training=True))]
     rows += _grouped_rows(actual.grads, reference.grads, layout, trainable)
     checks.append(_verdict("gradients", subject, rows[::-1], layout, "backward, from the output"))
-    stats = [name for name in reference.after if name.endswith((".running_mean", ".running_var"))]
+    stats = [name for name in reference.after if name.endswith(BN_STATISTICS)]
     checks.append(
         _verdict(
             "bn-stats",
@@ -187,22 +188,32 @@ def compare_training(subject: str, actual: TrainStep, reference: TrainStep, layo
     return checks
 
 
-def sgd_updates(before: Mapping[str, np.ndarray], step: TrainStep, lr: float) -> dict[str, np.ndarray]:
-    """(weight before - weight after) / lr for each trainable tensor: what the optimizer applied
-    (float32: the subtraction of nearby float32 values is exact; memory matters for L2)."""
-    return {
-        name: (np.asarray(before[name], np.float32) - np.asarray(step.after[name], np.float32))
-        / np.float32(lr)
-        for name in step.grads
-        if name in step.after
-    }
+class SgdUpdates(Mapping):
+    """(weight before - weight after) / lr for each trainable tensor: what the optimizer applied.
+
+    Computed one tensor at a time when read (efficientnet-l2's weights are 1.9 GB); float32,
+    since subtracting nearby float32 values is exact."""
+
+    def __init__(self, before: Mapping[str, np.ndarray], step: TrainStep, lr: float):
+        self.before, self.step, self.lr = before, step, np.float32(lr)
+        self.names = [name for name in step.grads if name in step.after]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        before = np.asarray(self.before[name], np.float32)
+        return (before - np.asarray(self.step.after[name], np.float32)) / self.lr
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 def check_sgd(
     subject: str, before: Mapping[str, np.ndarray], step: TrainStep, layout: Layout, lr: float
 ) -> Check:
     """One backend's SGD step applied its own gradients: after == before - lr * grad, every tensor."""
-    applied = sgd_updates(before, step, lr)
+    applied = SgdUpdates(before, step, lr)
     rows = _grouped_rows(applied, step.grads, layout, list(step.grads))
     for row in rows:  # the subtraction itself rounds w - lr*g to float32
         name = row.get("tensor")

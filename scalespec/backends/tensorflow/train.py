@@ -94,17 +94,16 @@ def train_step(
             outputs = _as_list(taps_of(image, training=True))
             loss = cross_entropy(outputs[-1], labels)
         gradients = tape.gradient(loss, [image, *variables])
+        input_grad = np.zeros_like(x, np.float32) if gradients[0] is None else _nchw(gradients[0])
+        weight_grads = [
+            g if g is not None else tf.zeros_like(v) for g, v in zip(gradients[1:], variables, strict=True)
+        ]
+        del gradients
+        keras.optimizers.SGD(learning_rate=lr).apply_gradients(zip(weight_grads, variables, strict=True))
         grads = {}
-        for (name, layer, var), grad in zip(by_variable.values(), gradients[1:], strict=True):
-            value = np.zeros(tuple(var.shape), np.float32) if grad is None else np.asarray(grad)
-            grads[name] = to_canonical(layer, var, value)
-        keras.optimizers.SGD(learning_rate=lr).apply_gradients(
-            [
-                (g if g is not None else tf.zeros_like(v), v)
-                for g, v in zip(gradients[1:], variables, strict=True)
-            ]
-        )
-    input_grad = np.zeros_like(x, np.float32) if gradients[0] is None else _nchw(gradients[0])
+        for index, (name, layer, var) in enumerate(by_variable.values()):
+            grads[name] = to_canonical(layer, var, np.asarray(weight_grads[index]))
+            weight_grads[index] = None  # each framework tensor freed once copied (L2: 1.9 GB in all)
     return TrainStep(
         taps={tap: _nchw(out) for tap, out in zip(taps, outputs, strict=True)},
         loss=float(loss),
