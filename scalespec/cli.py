@@ -248,7 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("conform", help="prove the backends agree on a model (shapes, counts, outputs)")
+    p = sub.add_parser(
+        "conform",
+        help="prove the backends agree on a model (initialisation, shapes, counts, outputs at every tap, one training step)",
+    )
     add_model_arguments(p, optional=True)
     add_conform_arguments(p)
     p.set_defaults(func=cmd_conform)

@@ -35,14 +35,18 @@ done
 "$PY" - "$OUT" <<'PYEOF' | tee -a "$OUT/summary.md"
 import json, pathlib, sys
 out = pathlib.Path(sys.argv[1])
-print("| bundle | check | max abs | max rel | worst (x allowance) | result |")
-print("|---|---|---|---|---|---|")
+COMPARED = ("outputs", "taps", "train-taps", "loss", "gradients", "bn-stats")
+print("| bundle | check | subject | max abs | worst (x allowance) | first diverging tap | result |")
+print("|---|---|---|---|---|---|---|")
 for path in sorted(out.glob("*.json")):
     for report in json.loads(path.read_text())["reports"]:
         for check in report["checks"]:
-            if check["check"] == "outputs":
+            if check["check"] in COMPARED:
                 f = check["figures"]
-                print(f"| {path.stem} | {check['subject']} | {f.get('max_abs', 0):.3g} | {f.get('max_rel', 0):.3g} | {f.get('worst', 0):.3g} | {'PASS' if check['ok'] else 'FAIL'} |")
+                rows = check.get("details") or [f]
+                peak = max((r.get("max_abs", 0) for r in rows), default=0)
+                result = "PASS" if check["ok"] else "FAIL"
+                print(f"| {path.stem} | {check['check']} | {check['subject']} | {peak:.3g} | {f.get('worst', 0):.3g} | {f.get('first', '')} | {result} |")
 PYEOF
 if [ "$DEVICE" = cuda ]; then
   "$PY" -m pytest -q -p no:cacheprovider -p no:scalespec tests/test_torch_export.py -k cuda 2>&1 | tail -3 | tee -a "$OUT/summary.md"

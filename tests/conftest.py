@@ -3,7 +3,7 @@ derandomized, bounded), ``dev`` and ``thorough``; all without a deadline.
 
 Pick one with ``--hypothesis-profile=NAME`` or the SCALESPEC_HYPOTHESIS_PROFILE variable.
 
-Under pytest-xdist (``-n auto``), a test marked ``whole_machine`` (efficientnet-l2's 7 GB
+Under pytest-xdist (``-n auto``), a test marked ``whole_machine`` (efficientnet-l2's 14 GB
 conformance) runs alone: it takes a file lock exclusively, every other test takes it shared.
 """
 
