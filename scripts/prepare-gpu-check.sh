@@ -10,11 +10,11 @@ py=.venv/bin/python
 
 echo "[prepare] golden bundles on CPU (torch and tensorflow) into .gpu-golden/"
 rm -rf .gpu-golden && mkdir -p .gpu-golden
-"$py" -m scalespec.cli conform efficientnet-b0 --resolution 224 --save-golden .gpu-golden/b0-224 --quiet
+"$py" -m scalespec.cli conform efficientnet-b0 --width 0.5 --resolution 160 --save-golden .gpu-golden/b0-w0.5-160 --quiet
 "$py" -m scalespec.cli conform tests/data/tiny_all_blocks.yaml --resolution 37 \
   --save-golden .gpu-golden/tiny-37 --quiet
-"$py" -m scalespec.cli conform efficientnet-b0 --resolution 65 --profile keras \
-  --save-golden .gpu-golden/b0-keras-65 --quiet
+"$py" -m scalespec.cli conform efficientnet-b0 --width 0.5 --resolution 65 --profile keras \
+  --save-golden .gpu-golden/b0-w0.5-keras-65 --quiet
 
 echo "[prepare] wheels for the GPU machine's Python 3.12 into .whl/"
 rm -rf .whl && mkdir -p .whl

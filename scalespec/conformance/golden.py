@@ -2,9 +2,9 @@
 
 A bundle is a folder: ``weights.safetensors`` (canonical weights), ``input.npy``,
 ``outputs.safetensors`` (one eval output per backend, keyed by backend name),
-``training.safetensors`` (the reference backend's eval taps and one training step: the
-training batch and labels, training taps, loss, every gradient, the input's gradient, and
-the BN statistics after the step) and ``manifest.json`` (network identification with the spec
+``training.safetensors`` (the training batch and labels, and each backend's eval taps and
+training step: training taps, loss, every gradient, the input's gradient, and the BN
+statistics after the step, keyed ``torch/grad/stem.conv.weight``) and ``manifest.json`` (network identification with the spec
 text, counts, versions, devices). That is how a GPU machine with PyTorch only is held to
 TensorFlow's CPU outputs, in eval and in training.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -71,40 +72,39 @@ def save_bundle(report: Report, spec: NetworkSpec, folder: str | Path, *, force:
     save_safetensors(report.weights, folder / "weights.safetensors", force=force)
     atomic_write(folder / "input.npy", _npy_bytes(report.input), force=force)
     save_safetensors(report.outputs, folder / "outputs.safetensors", force=force)
-    training = _training_arrays(report, reference)
+    training = _training_arrays(report)
     save_safetensors(training, folder / "training.safetensors", force=force)
     atomic_write(folder / "manifest.json", json.dumps(manifest, indent=2, default=str) + "\n", force=force)
     return folder
 
 
-def _training_arrays(report: Report, reference: str) -> dict[str, np.ndarray]:
-    """The reference backend's eval taps and training step as flat, prefixed arrays."""
-    step = report.training[reference]
-    arrays = {f"eval/{tap}": value for tap, value in report.taps[reference].items()}
-    arrays |= {f"train/{tap}": value for tap, value in step.taps.items()}
-    arrays |= {f"grad/{name}": value for name, value in step.grads.items()}
-    arrays |= {f"after/{name}": value for name, value in step.after.items()}
-    arrays |= {
-        "input_grad": step.input_grad,
-        "loss": np.array([step.loss]),
-        "train_input": report.train_input,
-        "labels": report.labels,  # small integers, exact in float32
-    }
-    return arrays
+def _training_arrays(report: Report) -> dict[str, np.ndarray]:
+    """Every backend's eval taps and training step as flat arrays, prefixed by backend name."""
+    arrays: dict[str, np.ndarray] = {"train_input": report.train_input, "labels": report.labels}
+    for name, step in report.training.items():
+        arrays |= {f"{name}/eval/{tap}": value for tap, value in report.taps.get(name, {}).items()}
+        arrays |= {f"{name}/train/{tap}": value for tap, value in step.taps.items()}
+        arrays |= {f"{name}/grad/{tensor}": value for tensor, value in step.grads.items()}
+        arrays |= {f"{name}/after/{tensor}": value for tensor, value in step.after.items()}
+        arrays |= {f"{name}/input_grad": step.input_grad, f"{name}/loss": np.array([step.loss])}
+    return arrays  # labels are small integers, exact in float32
 
 
-def _read_training(
-    path: Path, network: Network
-) -> tuple[dict[str, np.ndarray], TrainStep, np.ndarray, np.ndarray]:
-    """Eval taps, the training step, its batch and labels; a missing entry is exit 2 naming it."""
+def _read_training(path: Path, network: Network) -> tuple[dict[str, Golden], np.ndarray, np.ndarray]:
+    """Each recorded backend's eval taps and training step, and the training batch and labels;
+    a bundle with no backend's results, or one missing any entry, is exit 2 naming it."""
     arrays = load_safetensors(path, field="golden")
+    recorded = sorted({key.split("/", 1)[0] for key in arrays if "/" in key})
     taps = [tap.name for tap in network.taps()]
     specs = tensor_specs(network)
     wanted = [f"eval/{t}" for t in taps] + [f"train/{t}" for t in taps]
     wanted += [f"grad/{n}" for n, spec in specs.items() if spec.trainable]
     wanted += [f"after/{n}" for n, spec in specs.items() if not spec.trainable]  # BN statistics
-    wanted += ["input_grad", "loss", "train_input", "labels"]
-    missing = [key for key in wanted if key not in arrays]
+    wanted += ["input_grad", "loss"]
+    missing = [key for key in ("train_input", "labels") if key not in arrays]
+    missing += [f"{name}/{key}" for name in recorded for key in wanted if f"{name}/{key}" not in arrays]
+    if not recorded:
+        missing.append("every backend's results")
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         raise SpecError([("golden", f"{path}: missing {', '.join(missing[:3])}{more}")])
@@ -112,22 +112,43 @@ def _read_training(
     def part(prefix: str) -> dict[str, np.ndarray]:
         return {key[len(prefix) :]: value for key, value in arrays.items() if key.startswith(prefix)}
 
-    step = TrainStep(
-        taps=part("train/"),
-        loss=float(arrays["loss"][0]),
-        grads=part("grad/"),
-        input_grad=arrays["input_grad"],
-        after=part("after/"),
-    )
-    return part("eval/"), step, arrays["train_input"], arrays["labels"].astype(np.int64)
+    golden = {
+        name: Golden(
+            taps=part(f"{name}/eval/"),
+            step=TrainStep(
+                taps=part(f"{name}/train/"),
+                loss=float(arrays[f"{name}/loss"][0]),
+                grads=part(f"{name}/grad/"),
+                input_grad=arrays[f"{name}/input_grad"],
+                after=part(f"{name}/after/"),
+            ),
+        )
+        for name in recorded
+    }
+    return golden, arrays["train_input"], arrays["labels"].astype(np.int64)
+
+
+@dataclass
+class Golden:
+    """One backend's recorded eval taps and training step."""
+
+    taps: dict[str, np.ndarray]
+    step: TrainStep
 
 
 def _network(report: Report, spec: NetworkSpec) -> Network:
-    ident = report.identity
+    return resolve_identity(spec, report.identity)
+
+
+def resolve_identity(spec: NetworkSpec, ident: dict) -> Network:
+    """The network a recorded identity names: by variant, by phi, or by width and depth."""
+    by_multipliers = ident.get("variant") is None and ident.get("phi") is None
     return resolve(
         spec,
         variant=ident.get("variant"),
         phi=ident.get("phi"),
+        width=ident.get("width") if by_multipliers else None,
+        depth=ident.get("depth") if by_multipliers else None,
         resolution=ident["resolution"],
         profile=ident.get("profile"),
     )
@@ -149,18 +170,11 @@ class Bundle:
         self.manifest = _checked_manifest(self.manifest, manifest_file)
         self.spec = parse_text(self.manifest["spec"], f"{manifest_file}: spec")
         self.identity = ident = self.manifest["network"]
-        self.network = resolve(
-            self.spec,
-            variant=ident.get("variant"),
-            phi=ident.get("phi"),
-            resolution=ident["resolution"],
-            profile=ident.get("profile"),
-        )
+        self.network = resolve_identity(self.spec, ident)
         self.input = _checked_input(folder / "input.npy", self.network)
         self.weights = load_safetensors(folder / "weights.safetensors", field="golden")
         self.outputs = _checked_outputs(folder / "outputs.safetensors", self.network, len(self.input))
-        self.reference = str(self.manifest.get("reference", next(iter(self.outputs))))
-        self.taps, self.step, self.train_input, self.labels = _read_training(
+        self.golden, self.train_input, self.labels = _read_training(
             folder / "training.safetensors", self.network
         )
 
@@ -284,12 +298,17 @@ def check_bundle(
                 report.checks.append(
                     C.compare_outputs(f"{backend.name} vs golden {ref}", report.outputs[backend.name], out)
                 )
-        subject = f"{backend.name} vs golden {bundle.reference}"
-        if backend.name in report.taps:
-            ours = report.taps[backend.name]
-            report.checks.append(T.compare_taps("taps", subject, ours, bundle.taps, layout, training=False))
-        if backend.name in report.training:
-            report.checks += T.compare_training(subject, report.training[backend.name], bundle.step, layout)
+        for ref, golden in bundle.golden.items():
+            subject = f"{backend.name} vs golden {ref}"
+            if backend.name in report.taps:
+                ours = report.taps[backend.name]
+                report.checks.append(
+                    T.compare_taps("taps", subject, ours, golden.taps, layout, training=False)
+                )
+            if backend.name in report.training:
+                report.checks += T.compare_training(
+                    subject, report.training[backend.name], golden.step, layout
+                )
     report.seconds = time.perf_counter() - started
     return report
 

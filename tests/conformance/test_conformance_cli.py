@@ -224,22 +224,28 @@ def test_tampered_bundle_fails(bundle, tmp_path):
 
 
 def test_bundle_holds_the_training_step_and_a_tampered_gradient_fails(bundle, tmp_path):
-    """The bundle carries the reference's training step; one gradient changed in the file fails
-    the gradient check, naming the tap whose gradient it is."""
+    """The bundle carries each backend's training step; one TensorFlow gradient changed in the
+    file fails torch's check against it, naming the tap whose gradient it is, and only that."""
     from safetensors.numpy import load_file, save_file
 
     training = load_file(str(bundle / "training.safetensors"))
-    assert {"loss", "input_grad", "train_input", "labels", "eval/stem", "train/stem"} <= set(training)
-    assert "grad/stem.conv.weight" in training and "after/stem.bn.running_var" in training
+    for name in ("torch", "tensorflow"):
+        assert {f"{name}/loss", f"{name}/input_grad", f"{name}/eval/stem", f"{name}/train/stem"} <= set(
+            training
+        )
+        assert f"{name}/grad/stem.conv.weight" in training and f"{name}/after/stem.bn.running_var" in training
+    assert {"train_input", "labels"} <= set(training)
     tampered = tmp_path / "tampered-training"
     shutil.copytree(bundle, tampered)
-    key = next(k for k in training if k.startswith("grad/stages.1.0.") and k.endswith(".weight"))
+    key = next(k for k in training if k.startswith("tensorflow/grad/stages.1.0.") and k.endswith(".weight"))
     training[key] *= 1.01
     save_file(training, str(tampered / "training.safetensors"))
     result = _torch_only("conform", "--golden", str(tampered), "--backends", "torch", "--quiet")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "FAIL: gradients" in result.stdout
     assert "first divergence (backward, from the output) at stages.1.0 (" in result.stdout
+    failing = [line for line in result.stdout.splitlines() if line.rstrip().endswith("FAIL")]
+    assert len(failing) == 1 and failing[0].startswith("torch vs golden tensorflow")
 
 
 def test_bundle_missing_a_training_entry_is_bad_input(bundle, tmp_path, capsys):
@@ -247,12 +253,12 @@ def test_bundle_missing_a_training_entry_is_bad_input(bundle, tmp_path, capsys):
 
     def drop_gradient(folder):
         training = load_file(str(folder / "training.safetensors"))
-        del training["grad/stem.conv.weight"]
+        del training["tensorflow/grad/stem.conv.weight"]
         save_file(training, str(folder / "training.safetensors"))
 
     broken = _edited(bundle, tmp_path, drop_gradient)
     assert main(["conform", "--golden", str(broken), "--backends", "torch", "--quiet"]) == 2
-    assert "training.safetensors: missing grad/stem.conv.weight" in capsys.readouterr().err
+    assert "training.safetensors: missing tensorflow/grad/stem.conv.weight" in capsys.readouterr().err
 
 
 def test_save_golden_refuses_to_overwrite(bundle, capsys):
@@ -325,3 +331,12 @@ def test_a_failing_run_piped_into_head_still_fails(bundle, tmp_path):
     assert done.returncode == 1, done.stderr
     assert len(done.stdout) == 1 and "Traceback" not in done.stderr
     assert json.loads(report.read_text())["ok"] is False
+
+
+def test_a_bundle_of_a_width_scaled_network_checks_that_network(tmp_path, capsys):
+    """A bundle saved for explicit multipliers resolves them again (it once fell back to 1.0)."""
+    folder = tmp_path / "half-width"
+    assert main(["conform", TINY, "--width", "0.5", "--save-golden", str(folder), "--quiet"]) == 0
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["network"]["width"] == 0.5 and manifest["network"]["variant"] is None
+    assert main(["conform", "--golden", str(folder), "--backends", "torch"]) == 0, capsys.readouterr().out
