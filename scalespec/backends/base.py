@@ -50,6 +50,15 @@ class TrainStep:
     after: Weights
 
 
+@dataclass(frozen=True)
+class TrainBatch:
+    """What one training step runs on: NCHW float32 images, integer labels, the SGD learning rate."""
+
+    x: np.ndarray
+    labels: np.ndarray
+    lr: float
+
+
 # a training-only layer run on its own: (NCHW or (N, F) float32 input, training) -> output
 StochasticFn = Callable[[np.ndarray, bool], np.ndarray]
 
@@ -88,16 +97,9 @@ class Backend(Protocol):
         """Eval-mode outputs of ``model`` at the named canonical taps (``Network.taps``), NCHW."""
 
     def train_step(
-        self,
-        model: Any,
-        x: np.ndarray,
-        labels: np.ndarray,
-        taps: Sequence[str],
-        *,
-        lr: float,
-        device: str = "cpu",
+        self, model: Any, batch: TrainBatch, taps: Sequence[str], *, device: str = "cpu"
     ) -> TrainStep:
-        """One training-mode forward, loss, backward and SGD step of ``lr`` (the model is changed)."""
+        """One training-mode forward, loss, backward and SGD step on ``batch`` (the model is changed)."""
 
     def stochastic_layers(self, model: Any) -> dict[str, StochasticFn]:
         """The model's own training-only layers, by canonical name (``Network.stochastic_layers``)."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import __version__
 from ..backends import BACKEND_NAMES, get_backend
+from ..backends.base import TrainBatch
 from ..errors import SpecError
 from ..ir.cost import Cost, network_cost
 from ..ir.network import Network
@@ -257,9 +258,8 @@ def _train(backend, model, network: Network, report: Report, device: str) -> Non
     try:
         backend.import_weights(model, report.weights)
         taps = [tap.name for tap in network.taps()]
-        step = backend.train_step(
-            model, report.train_input, report.labels, taps, lr=T.LEARNING_RATE, device=device
-        )
+        batch = TrainBatch(report.train_input, report.labels, T.LEARNING_RATE)
+        step = backend.train_step(model, batch, taps, device=device)
     except Exception as exc:
         report.checks.append(C.failed("gradients", backend.name, exc))
         return

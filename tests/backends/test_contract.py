@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from scalespec.backends import BACKEND_NAMES, get_backend
-from scalespec.backends.base import Backend
+from scalespec.backends.base import Backend, TrainBatch
 from scalespec.backends.source import load_generated
 from scalespec.conformance.checks import random_input, random_weights
 from scalespec.errors import SpecError
@@ -373,7 +373,7 @@ def test_taps_and_training_step_follow_the_ir(backend):
             assert value.shape == (2, blocks[name].out_channels, *blocks[name].out_size)
     np.testing.assert_allclose(traced[taps[-1]], backend.forward(model, x), rtol=1e-6, atol=1e-7)
     before = backend.export_weights(model)
-    step = backend.train_step(model, x, np.array([0, 1]), taps, lr=0.5)
+    step = backend.train_step(model, TrainBatch(x, np.array([0, 1]), 0.5), taps)
     assert set(step.grads) == {n for n, s in tensor_specs(network).items() if s.trainable}
     for name, grad in step.grads.items():
         np.testing.assert_allclose(step.after[name], before[name] - 0.5 * grad, rtol=1e-5, atol=1e-6)

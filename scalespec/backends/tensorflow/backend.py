@@ -9,7 +9,7 @@ import numpy as np
 
 from ...ir.network import Network
 from ...zoo import ModelRef
-from ..base import Measured, StochasticFn, TrainStep, Weights
+from ..base import Measured, StochasticFn, TrainBatch, TrainStep, Weights
 
 
 class TensorFlowBackend:
@@ -79,19 +79,12 @@ class TensorFlowBackend:
         return trace(model, x, taps, device=device)
 
     def train_step(
-        self,
-        model: Any,
-        x: np.ndarray,
-        labels: np.ndarray,
-        taps: Sequence[str],
-        *,
-        lr: float,
-        device: str = "cpu",
+        self, model: Any, batch: TrainBatch, taps: Sequence[str], *, device: str = "cpu"
     ) -> TrainStep:
         """One training forward, loss, gradients and SGD step (the model is changed)."""
         from .train import train_step
 
-        return train_step(model, x, labels, taps, lr=lr, device=device)
+        return train_step(model, batch, taps, device=device)
 
     def stochastic_layers(self, model: Any) -> dict[str, StochasticFn]:
         """The model's drop-path and dropout layers by canonical name."""

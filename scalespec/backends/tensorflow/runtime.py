@@ -111,25 +111,14 @@ class Norm:
             if layer.kernel > 1:
                 x = keras.layers.ZeroPadding2D((layer.kernel - 1) // 2, name=keras_name(f"{name}.pad"))(x)
         inits = {key: initializer(init) for key, init in layer_inits(self.init, layer).items()}
+        shared = {"strides": layer.stride, "padding": keras_padding, "use_bias": False}
+        shared["name"] = keras_name(f"{name}.conv")
         if layer.depthwise:
-            conv = keras.layers.DepthwiseConv2D(
-                layer.kernel,
-                layer.stride,
-                padding=keras_padding,
-                use_bias=False,
-                depthwise_initializer=inits["conv.weight"],
-                name=keras_name(f"{name}.conv"),
-            )
+            kernel = {"depthwise_initializer": inits["conv.weight"]}
+            conv = keras.layers.DepthwiseConv2D(layer.kernel, **kernel, **shared)
         else:
-            conv = keras.layers.Conv2D(
-                layer.out_channels,
-                layer.kernel,
-                layer.stride,
-                padding=keras_padding,
-                use_bias=False,
-                kernel_initializer=inits["conv.weight"],
-                name=keras_name(f"{name}.conv"),
-            )
+            kernel = {"kernel_initializer": inits["conv.weight"]}
+            conv = keras.layers.Conv2D(layer.out_channels, layer.kernel, **kernel, **shared)
         x = conv(x)
         x = BatchNorm(
             epsilon=self.eps,
@@ -146,23 +135,17 @@ class Norm:
 def squeeze_excite(x, name: str, layer: SqueezeExciteLayer, init: str):
     """Squeeze-excite: pool, 1x1 reduce (+bias), act, 1x1 expand (+bias), gate, multiply."""
     inits = {key: initializer(value) for key, value in layer_inits(init, layer).items()}
+
+    def pointwise(s, width: int, role: str):
+        kernel, bias = inits[f"{role}.weight"], inits[f"{role}.bias"]
+        conv = keras.layers.Conv2D(
+            width, 1, kernel_initializer=kernel, bias_initializer=bias, name=keras_name(f"{name}.{role}")
+        )
+        return conv(s)
+
     s = keras.layers.GlobalAveragePooling2D(keepdims=True, name=keras_name(f"{name}.pool"))(x)
-    s = keras.layers.Conv2D(
-        layer.squeeze,
-        1,
-        kernel_initializer=inits["reduce.weight"],
-        bias_initializer=inits["reduce.bias"],
-        name=keras_name(f"{name}.reduce"),
-    )(s)
-    s = activation(s, layer.act, f"{name}.act")
-    s = keras.layers.Conv2D(
-        layer.channels,
-        1,
-        kernel_initializer=inits["expand.weight"],
-        bias_initializer=inits["expand.bias"],
-        name=keras_name(f"{name}.expand"),
-    )(s)
-    s = activation(s, layer.gate, f"{name}.gate")
+    s = activation(pointwise(s, layer.squeeze, "reduce"), layer.act, f"{name}.act")
+    s = activation(pointwise(s, layer.channels, "expand"), layer.gate, f"{name}.gate")
     return keras.layers.Multiply(name=keras_name(f"{name}.scale"))([x, s])
 
 

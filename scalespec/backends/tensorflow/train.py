@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..base import StochasticFn, TrainStep
+from ..base import StochasticFn, TrainBatch, TrainStep
 from .runtime import canonical_name, keras_name
 from .weights import export_weights, tensor_slots, to_canonical
 
@@ -73,16 +73,11 @@ def cross_entropy(output: tf.Tensor, labels: np.ndarray) -> tf.Tensor:
 
 
 def train_step(
-    model: keras.Model,
-    x: np.ndarray,
-    labels: np.ndarray,
-    taps: Sequence[str],
-    *,
-    lr: float,
-    device: str = "cpu",
+    model: keras.Model, batch: TrainBatch, taps: Sequence[str], *, device: str = "cpu"
 ) -> TrainStep:
     """A training-mode forward with drop-path and dropout off, mean cross-entropy, gradients, and
     one ``keras.optimizers.SGD`` step; the model keeps the step."""
+    x, labels, lr = batch.x, batch.labels, batch.lr
     slots = tensor_slots(model)
     by_variable = {id(var): (name, layer, var) for name, (layer, var) in slots.items() if var.trainable}
     variables = [var for _, _, var in by_variable.values()]

@@ -10,7 +10,7 @@ import torch
 
 from ...ir.network import Network
 from ...zoo import ModelRef
-from ..base import Measured, StochasticFn, TrainStep, Weights
+from ..base import Measured, StochasticFn, TrainBatch, TrainStep, Weights
 from . import build as _build
 from . import emit as _emit
 from . import measure as _measure
@@ -60,16 +60,9 @@ class TorchBackend:
         return _train.trace(model, x, taps, device=device)
 
     def train_step(
-        self,
-        model: Any,
-        x: np.ndarray,
-        labels: np.ndarray,
-        taps: Sequence[str],
-        *,
-        lr: float,
-        device: str = "cpu",
+        self, model: Any, batch: TrainBatch, taps: Sequence[str], *, device: str = "cpu"
     ) -> TrainStep:
-        return _train.train_step(model, x, labels, taps, lr=lr, device=device)
+        return _train.train_step(model, batch, taps, device=device)
 
     def stochastic_layers(self, model: Any) -> dict[str, StochasticFn]:
         return _train.stochastic_layers(model)

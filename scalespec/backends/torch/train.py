@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..base import StochasticFn, TrainStep
+from ..base import StochasticFn, TrainBatch, TrainStep
 from .runtime import Block, DropoutLinear, drop_path
 from .weights import export_weights
 
@@ -66,17 +66,10 @@ def cross_entropy(output: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(output, labels)
 
 
-def train_step(
-    model: nn.Module,
-    x: np.ndarray,
-    labels: np.ndarray,
-    taps: Sequence[str],
-    *,
-    lr: float,
-    device: str = "cpu",
-) -> TrainStep:
+def train_step(model: nn.Module, batch: TrainBatch, taps: Sequence[str], *, device: str = "cpu") -> TrainStep:
     """A training-mode forward with drop-path and dropout off, mean cross-entropy, backward, and
     one ``torch.optim.SGD`` step; the model keeps the step and stays in training mode."""
+    x, labels, lr = batch.x, batch.labels, batch.lr
     model.to(device).train()
     image = _input(x, device, grad=True)
     with _Taps(model, taps) as hooks, _stochastic_off(model):
