@@ -165,11 +165,11 @@ KURTOSIS_MIN_SIZE = 1000  # below this the sample kurtosis is too skewed for a n
 def init_deviation(value: np.ndarray, init: Init) -> tuple[float, str]:
     """How far one fresh tensor is from its declared distribution, in units of its sampling bound
     (<= 1 passes), and what is off. Checks range, mean, std and (large tensors) kurtosis."""
-    x = np.asarray(value).ravel()[:INIT_SAMPLE].astype(np.float64)  # elements are iid: any subset will do
-    if init.dist == "constant":
+    if init.dist == "constant":  # every element, exactly
         x = np.asarray(value).ravel()
         off = float(np.max(np.abs(x - init.scale))) if x.size else 0.0
         return (0.0, "") if off == 0 else (np.inf, f"not all {init.scale:g} (off by up to {off:.3g})")
+    x = np.asarray(value).ravel()[:INIT_SAMPLE].astype(np.float64)  # elements are iid: any subset will do
     n, sigma = x.size, init.std
     found: list[tuple[float, str]] = []
     if init.bound is not None:

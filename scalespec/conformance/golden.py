@@ -60,7 +60,7 @@ def save_bundle(report: Report, spec: NetworkSpec, folder: str | Path, *, force:
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "network": report.identity,
         "spec": dump_spec(spec),
-        "reference": next(iter(report.outputs)),
+        "reference": reference,
         "outputs": {name: list(out.shape) for name, out in report.outputs.items()},
         "expected": {"params": cost.params, "buffers": cost.buffers, "macs": cost.macs},
         "measured": report.measured,

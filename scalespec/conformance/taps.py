@@ -58,7 +58,7 @@ class Layout:
         depth: dict[str, int] = {}
         fan_in, layers = 1, 0
         for op in network.layers():
-            tap = self._tap_for(op.name)
+            tap = self.tap_for(op.name)
             layers += 2 if isinstance(op, SqueezeExcite) else 1  # reduce and expand
             for name, spec in op_tensors(op, network.init).items():
                 self.layer_of[name], self.tap_of[name] = op.name, tap
@@ -75,10 +75,7 @@ class Layout:
             self.depth[tap.name] = running
 
     def tap_for(self, op_name: str) -> str:
-        """The tap a layer (op) belongs to."""
-        return self._tap_for(op_name)
-
-    def _tap_for(self, op_name: str) -> str:
+        """The tap a layer (op) belongs to ("" for none, e.g. the input)."""
         names = [tap.name for tap in self.taps]
         return max((t for t in names if op_name == t or op_name.startswith(t + ".")), key=len, default="")
 
@@ -238,7 +235,7 @@ def check_cut_paths(subject: str, step: TrainStep, layout: Layout) -> Check | No
         dead.append("input")
     if not dead:
         return None
-    where = layout.label(layout.tap_of.get(f"{dead[0]}.weight", layout.tap_for(dead[0])))
+    where = layout.label(layout.tap_for(dead[0]) or dead[0])
     message = f"no gradient reaches {', '.join(dead[:3])}{' ...' if len(dead) > 3 else ''} (first at {where})"
     return Check("gradients", subject, False, {"cut": len(dead), "first": dead[0]}, message)
 
