@@ -88,8 +88,9 @@ class Backend(Protocol):
 
     def forward(
         self, model: Any, x: np.ndarray, *, training: bool = False, device: str = "cpu"
-    ) -> np.ndarray:
-        """Run NCHW float32 ``x`` through ``model``; returns a numpy array (logits or features)."""
+    ) -> np.ndarray | list[np.ndarray]:
+        """Run NCHW float32 ``x`` through ``model``: logits or pooled features as one array, or a
+        features-only model's maps as a list of NCHW arrays, shallow to deep."""
 
     def trace(
         self, model: Any, x: np.ndarray, taps: Sequence[str], *, device: str = "cpu"
@@ -100,6 +101,13 @@ class Backend(Protocol):
         self, model: Any, batch: TrainBatch, taps: Sequence[str], *, device: str = "cpu"
     ) -> TrainStep:
         """One training-mode forward, loss, backward and SGD step on ``batch`` (the model is changed)."""
+
+    def sensitivity(
+        self, model: Any, batch: TrainBatch, taps: Sequence[str], *, device: str = "cpu"
+    ) -> TrainStep | None:
+        """How far float32-sized rounding can move ``train_step``'s taps and gradients in this
+        model: per element, measured in float64 under perturbation (the model is not changed);
+        None where the framework cannot measure it. Conformance's second opinion on gradients."""
 
     def stochastic_layers(self, model: Any) -> dict[str, StochasticFn]:
         """The model's own training-only layers, by canonical name (``Network.stochastic_layers``)."""

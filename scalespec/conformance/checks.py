@@ -29,6 +29,7 @@ CHECK_ORDER = (
     *COUNTS,
     "outputs",
     "taps",
+    "features",
     *TRAINING,
     "bundle",
 )

@@ -31,7 +31,7 @@ from ..spec.network import NetworkSpec
 from . import checks as C
 from . import taps as T
 from .report import Report
-from .runner import Progress, _quiet, check_backend, load_backends, place, versions
+from .runner import Progress, _quiet, check_backend, load_backends, place, sensitivity_probe, versions
 
 FORMAT = "scalespec-golden/2"  # /2 added training.safetensors
 FILES = ("manifest.json", "weights.safetensors", "input.npy", "outputs.safetensors", "training.safetensors")
@@ -288,6 +288,7 @@ def check_bundle(
     report.checks.append(_bundle_check(bundle, expected))
     if expect is not None:
         report.checks.append(identity_check(bundle, *expect))
+    sensitivity = sensitivity_probe(backends, network, report, devices)
     for index, backend in enumerate(backends):
         progress(
             f"[{index + 1}/{len(backends)}] building and running {backend.name} on {devices[backend.name]}..."
@@ -307,7 +308,7 @@ def check_bundle(
                 )
             if backend.name in report.training:
                 report.checks += T.compare_training(
-                    subject, report.training[backend.name], golden.step, layout
+                    subject, report.training[backend.name], golden.step, layout, sensitivity
                 )
     report.seconds = time.perf_counter() - started
     return report

@@ -28,6 +28,7 @@ class Report:
     train_input: np.ndarray | None = None  # the training check's batch (see taps.train_batch)
     labels: np.ndarray | None = None
     taps: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # backend -> eval taps
+    features: dict[str, list[np.ndarray]] = field(default_factory=dict)  # backend -> pyramid maps
     training: dict[str, TrainStep] = field(default_factory=dict)  # backend -> one training step
     measured: dict[str, dict] = field(default_factory=dict)
     seconds: float = 0.0

@@ -16,10 +16,11 @@ import numpy as np
 
 from .. import __version__
 from ..backends import BACKEND_NAMES, get_backend
-from ..backends.base import TrainBatch
+from ..backends.base import TrainBatch, TrainStep
 from ..errors import SpecError
 from ..ir.cost import Cost, network_cost
 from ..ir.network import Network
+from ..ir.weights import tensor_specs
 from . import checks as C
 from . import taps as T
 from .report import Report
@@ -139,7 +140,7 @@ def conform(
             seed=seed,
         )
     steps("comparing outputs, taps and training steps...")
-    _compare_all(report, network)
+    _compare_all(report, network, sensitivity_probe(backends, network, report, devices))
     report.seconds = time.perf_counter() - started
     return report
 
@@ -180,6 +181,9 @@ def check_backend(
     _stochastic(backend, model, network, report)
     if report.weights is not None and report.train_input is not None:
         _train(backend, model, network, report, device)
+    del model  # the features-only model below is built on its own (efficientnet-l2: 1.9 GB each)
+    if report.weights is not None and backend.name in report.taps:
+        _features(backend, network, report, device)
 
 
 def _check_fresh(backend, model, network: Network, report: Report) -> None:
@@ -243,6 +247,24 @@ def _run(backend, model, network: Network, report: Report, device: str) -> None:
         report.checks.append(C.failed("train-shape", backend.name, exc))
 
 
+def _features(backend, network: Network, report: Report, device: str) -> None:
+    """The features-only model (every level), built from the IR's truncated network, holding
+    the reference weights it has: its maps are the full model's eval taps at those levels."""
+    try:
+        trunk = network.with_features()
+        model = backend.build(trunk)
+        backend.import_weights(model, {name: report.weights[name] for name in tensor_specs(trunk)})
+        maps = backend.forward(model, report.input, training=False, device=device)
+    except Exception as exc:
+        report.checks.append(C.failed("features", backend.name, exc))
+        return
+    report.features[backend.name] = list(maps)
+    layout = T.Layout(network, len(report.input))
+    report.checks.append(
+        T.check_features(backend.name, report.features[backend.name], report.taps[backend.name], layout)
+    )
+
+
 def _stochastic(backend, model, network: Network, report: Report) -> None:
     """The model's drop-path and dropout layers against the IR's, run on their own."""
     try:
@@ -272,7 +294,37 @@ def _train(backend, model, network: Network, report: Report, device: str) -> Non
         report.checks.append(cut)
 
 
-def _compare_all(report: Report, network: Network) -> None:
+def sensitivity_probe(
+    backends: Sequence, network: Network, report: Report, devices: dict[str, str]
+) -> Callable[[], TrainStep | None]:
+    """The training step's measured rounding sensitivity (``Backend.sensitivity``), computed at
+    most once and only when asked: by the first backend that can, on a fresh model holding the
+    reference weights. None when no backend can, or the reference weights are missing."""
+    found: list[TrainStep | None] = []
+
+    def probe() -> TrainStep | None:
+        if not found:
+            found.append(_sensitivity(backends, network, report, devices))
+        return found[0]
+
+    return probe
+
+
+def _sensitivity(backends: Sequence, network: Network, report: Report, devices: dict[str, str]):
+    if report.weights is None or report.train_input is None:
+        return None
+    taps = [tap.name for tap in network.taps()]
+    batch = TrainBatch(report.train_input, report.labels, T.LEARNING_RATE)
+    for backend in backends:
+        model = backend.build(network)
+        backend.import_weights(model, report.weights)
+        spread = backend.sensitivity(model, batch, taps, device=devices[backend.name])
+        if spread is not None:
+            return spread
+    return None
+
+
+def _compare_all(report: Report, network: Network, sensitivity: Callable[[], TrainStep | None]) -> None:
     """Every backend's eval output, eval taps and training step against the first backend's."""
     names = list(report.outputs)
     if not names:
@@ -288,7 +340,11 @@ def _compare_all(report: Report, network: Network) -> None:
                     "taps", subject, report.taps[name], report.taps[reference], layout, training=False
                 )
             )
+        if name in report.features and reference in report.features:
+            report.checks.append(
+                T.compare_features(subject, report.features[name], report.features[reference], layout)
+            )
         if name in report.training and reference in report.training:
             report.checks += T.compare_training(
-                subject, report.training[name], report.training[reference], layout
+                subject, report.training[name], report.training[reference], layout, sensitivity
             )

@@ -144,8 +144,10 @@ def network_cost(network: Network, resolution: int | None = None) -> NetworkCost
             )
     if network.head:
         add_conv(network.head, "head")
-    channels = rows[-1].out_shape[0]
-    rows.append(LayerCost("pool", "head", "pool", (channels,), Cost(other_ops=channels * size[0] * size[1])))
+    if not network.features:  # a features-only network ends at its deepest feature map
+        channels = rows[-1].out_shape[0]
+        pool = Cost(other_ops=channels * size[0] * size[1])
+        rows.append(LayerCost("pool", "head", "pool", (channels,), pool))
     for linear, group in ((network.pre_logits, "pre_logits"), (network.classifier, "classifier")):
         if linear:
             rows.append(LayerCost(linear.name, group, "linear", (linear.out_features,), _linear_cost(linear)))

@@ -7,10 +7,12 @@ ir/table.py) and never re-derive a number.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from .table import BlockRow, ConvRow, LinearRow, block_layers
+from ..errors import SpecError
+from .table import BlockRow, ConvRow, FeatureLevel, LinearRow, block_layers, feature_levels, read_architecture
 
 Padding = Literal["symmetric", "same"]
 
@@ -156,6 +158,7 @@ class Network:
     dropout: float
     num_features: int
     multipliers: Multipliers = field(compare=False)
+    features: tuple[str, ...] | None = None  # features-only: the taps returned, shallow to deep
 
     @property
     def input_channels(self) -> int:
@@ -196,13 +199,16 @@ class Network:
         return [self.stem, *inner, *tail]
 
     def taps(self) -> list[Tap]:
-        """The canonical taps in execution order; the last is the model's output."""
+        """The canonical taps in execution order; the last is the model's output (of a
+        features-only network: its deepest feature map)."""
         found = [Tap("stem", _conv_what(self.stem))]
         for block in self.blocks:
             row = block.row
             ops = ", ".join(name for name, _ in block_layers(row))
             extras = "".join(f", {x}" for x in (row.act, "residual" if row.residual else None) if x)
             found.append(Tap(block.name, f"{row.kind} k{row.kernel} s{row.stride} ({ops}){extras}"))
+        if self.features:  # the outputs are the feature maps; nothing follows the deepest
+            return found
         if self.head:
             found.append(Tap("head", _conv_what(self.head)))
         found.append(Tap("pool", "global average pool"))
@@ -238,7 +244,34 @@ class Network:
             "head": _conv_row(self.head) if self.head else None,
             "pre_logits": _linear_row(self.pre_logits) if self.pre_logits else None,
             "classifier": classifier._asdict(),
+            "features": list(self.features) if self.features else None,
         }
+
+    def feature_levels(self) -> list[FeatureLevel]:
+        """Every feature-pyramid level (``table.feature_levels``): tap, channels, reduction."""
+        return feature_levels(read_architecture(self.to_table()))
+
+    def with_features(self, out_indices: Sequence[int] | None = None) -> Network:
+        """This network as a features-only network: the maps at the chosen levels (all when
+        ``out_indices`` is None; negative indices count from the deepest) are its outputs, and
+        every layer after the deepest one (later blocks, head, pool, classifier) is gone."""
+        levels = self.feature_levels()
+        chosen = _chosen_levels(len(levels), out_indices)
+        taps = tuple(levels[index].tap for index in chosen)
+        deepest = taps[-1]
+        blocks = () if deepest == "stem" else self.blocks[: 1 + self._block_index(deepest)]
+        return replace(
+            self,
+            blocks=blocks,
+            head=None,
+            pre_logits=None,
+            classifier=None,
+            num_features=levels[chosen[-1]].channels,
+            features=taps,
+        )
+
+    def _block_index(self, name: str) -> int:
+        return next(i for i, block in enumerate(self.blocks) if block.name == name)
 
 
 def _conv_what(conv: Conv) -> str:
@@ -251,3 +284,21 @@ def _conv_row(conv: Conv) -> dict:
 
 def _linear_row(linear: Linear) -> dict:
     return LinearRow(linear.in_features, linear.out_features, linear.activation, linear.dropout)._asdict()
+
+
+def _chosen_levels(count: int, out_indices: Sequence[int] | None) -> list[int]:
+    """``out_indices`` as sorted, distinct level indices in range; the error names the field."""
+    if out_indices is None:
+        return list(range(count))
+    chosen = set()
+    for index in out_indices:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise SpecError([("out_indices", f"{index!r} is not an integer level index")])
+        if not -count <= index < count:
+            raise SpecError(
+                [("out_indices", f"{index} is out of range: this network has {count} levels (0-{count - 1})")]
+            )
+        chosen.add(index % count)
+    if not chosen:
+        raise SpecError([("out_indices", "choose at least one level")])
+    return sorted(chosen)

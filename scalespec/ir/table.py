@@ -225,6 +225,33 @@ class Architecture(NamedTuple):
     head: ConvRow | None
     pre_logits: LinearRow | None
     classifier: LinearRow | None
+    features: tuple[str, ...] | None = None  # feature-pyramid taps returned instead of logits
+
+
+class FeatureLevel(NamedTuple):
+    """One level of the feature pyramid: the tap whose output it is (the last one at its
+    reduction), that map's channels, and its reduction (input size / map size, nominal)."""
+
+    tap: str
+    channels: int
+    reduction: int
+
+
+def feature_levels(arch: Architecture) -> list[FeatureLevel]:
+    """Every level of ``arch``: the last output at each reduction, stem and blocks (not the head),
+    shallow to deep. EfficientNet-B0 has five: reductions 2, 4, 8, 16, 32 (16 .. 320 channels)."""
+    reduction = arch.stem.stride
+    levels = {reduction: FeatureLevel("stem", arch.stem.out_channels, reduction)}
+    for s, stage in enumerate(arch.stages):
+        for i, row in enumerate(stage):
+            reduction *= row.stride
+            levels[reduction] = FeatureLevel(f"stages.{s}.{i}", row.out_channels, reduction)
+    return list(levels.values())
+
+
+def feature_info(arch: Architecture) -> list[FeatureLevel]:
+    """The levels a features-only model returns, in order (empty for a classifier model)."""
+    return [level for level in feature_levels(arch) if level.tap in (arch.features or ())]
 
 
 def read_architecture(table: dict, num_classes: int | None = None) -> Architecture:
@@ -260,9 +287,22 @@ def read_architecture(table: dict, num_classes: int | None = None) -> Architectu
         head=head,
         pre_logits=pre_logits,
         classifier=classifier if classifier.out_features else None,
+        features=tuple(table["features"]) if table.get("features") else None,
     )
     check_chain(arch, classifier)
+    if arch.features:
+        _check_features(arch, num_classes)
     return arch
+
+
+def _check_features(arch: Architecture, num_classes: int | None) -> None:
+    """A features-only table ends at its deepest level, and every level it names exists."""
+    known = [level.tap for level in feature_levels(arch)]
+    unknown = [tap for tap in arch.features if tap not in known]
+    if unknown:
+        raise ValueError(f"features: {', '.join(unknown)} not a feature level (levels: {', '.join(known)})")
+    if arch.head or arch.pre_logits or arch.classifier or num_classes:
+        raise ValueError("features: a features-only table has no head, pre_logits or classifier")
 
 
 def _row(kind: type, value: dict | tuple | list, where: str) -> tuple:

@@ -59,16 +59,19 @@ class TensorFlowBackend:
 
     def forward(
         self, model: Any, x: np.ndarray, *, training: bool = False, device: str = "cpu"
-    ) -> np.ndarray:
-        """Run NCHW float32 ``x`` through ``model`` (transposed to NHWC here)."""
+    ) -> np.ndarray | list[np.ndarray]:
+        """Run NCHW float32 ``x`` through ``model`` (transposed to NHWC here, and feature maps back)."""
         import tensorflow as tf
 
-        from .train import tf_device
+        from .train import nchw, tf_device
 
         nhwc = np.ascontiguousarray(np.transpose(np.asarray(x, np.float32), (0, 2, 3, 1)))
         with tf.device(tf_device(device)):
             out = model(tf.constant(nhwc), training=training)
-        return np.asarray(out)
+        if not getattr(model, "feature_info", None):
+            return np.asarray(out)
+        # a features-only model's maps (Keras returns a one-level pyramid as a bare tensor)
+        return [nchw(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 
     def trace(
         self, model: Any, x: np.ndarray, taps: Sequence[str], *, device: str = "cpu"
@@ -85,6 +88,13 @@ class TensorFlowBackend:
         from .train import train_step
 
         return train_step(model, batch, taps, device=device)
+
+    def sensitivity(
+        self, model: Any, batch: TrainBatch, taps: Sequence[str], *, device: str = "cpu"
+    ) -> TrainStep | None:
+        """None: measuring needs the model in float64 with perturbed batch-norm reductions, which
+        only the torch backend builds so far; conformance asks the next backend."""
+        return None
 
     def stochastic_layers(self, model: Any) -> dict[str, StochasticFn]:
         """The model's drop-path and dropout layers by canonical name."""

@@ -13,7 +13,8 @@ RUNTIME_PATH = Path(__file__).with_name("runtime.py")
 FOOTER = '''
 def build_model(num_classes: int | None = None) -> keras.Model:
     """The network as a Keras model (NHWC input of any size); ``num_classes`` resizes the classifier
-    (0: none, pooled features out)."""
+    (0: none, pooled features out). When ARCHITECTURE names ``features``, a model with one NHWC
+    output per feature level."""
     return build_keras_model(read_architecture(ARCHITECTURE, num_classes))
 
 
@@ -24,7 +25,8 @@ if __name__ == "__main__":  # run once on a blank image at the nominal size
     size = ARCHITECTURE["resolution"]
     out = model(keras.ops.zeros((1, size, size, ARCHITECTURE["stem"]["in_channels"])))
     params = sum(math.prod(w.shape) for w in model.trainable_weights)
-    print(f"{ARCHITECTURE['name']}: output {tuple(out.shape)}, {params} parameters")
+    shapes = [tuple(o.shape) for o in out] if isinstance(out, list) else tuple(out.shape)
+    print(f"{ARCHITECTURE['name']}: output {shapes}, {params} parameters")
 '''
 
 

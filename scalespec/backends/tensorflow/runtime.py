@@ -23,6 +23,7 @@ from ...ir.table import (
     Init,
     SqueezeExciteLayer,
     block_layers,
+    feature_info,
     layer_inits,
     linear_inits,
 )
@@ -110,8 +111,16 @@ class Norm:
             keras_padding = "valid"
             if layer.kernel > 1:
                 x = keras.layers.ZeroPadding2D((layer.kernel - 1) // 2, name=keras_name(f"{name}.pad"))(x)
+        stride = layer.stride
+        if layer.kernel == 1 and stride > 1:
+            # A strided 1x1 conv reads every stride-th pixel; subsample first and run it at
+            # stride 1. Same result and weights; it avoids oneDNN's strided-1x1 backward, which
+            # corrupts the heap for fewer than 16 input channels (uxlfoundation/oneDNN#6035,
+            # TensorFlow 2.21 on CPU: "corrupted size vs. prev_size" in the first gradient).
+            x = keras.layers.MaxPooling2D(1, stride, name=keras_name(f"{name}.subsample"))(x)
+            stride = 1
         inits = {key: initializer(init) for key, init in layer_inits(self.init, layer).items()}
-        shared = {"strides": layer.stride, "padding": keras_padding, "use_bias": False}
+        shared = {"strides": stride, "padding": keras_padding, "use_bias": False}
         shared["name"] = keras_name(f"{name}.conv")
         if layer.depthwise:
             kernel = {"depthwise_initializer": inits["conv.weight"]}
@@ -187,26 +196,37 @@ def model_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:100] or "scalespec"
 
 
-def build_keras_model(arch: Architecture) -> keras.Model:
-    """A Keras functional model (NHWC, any spatial size) for the architecture ``arch``."""
-    norm = Norm(arch.padding, arch.bn_eps, arch.bn_momentum, arch.init)
-    inputs = keras.Input((None, None, arch.stem.in_channels), name="image")
-    x = norm.conv(inputs, "stem", arch.stem.as_layer())
-    for s, stage in enumerate(arch.stages):
-        for i, row in enumerate(stage):
-            x = block(x, f"stages.{s}.{i}", row, norm)
+def _classifier_end(x, arch: Architecture, norm: Norm):
+    """head conv -> global average pool -> [pre_logits] -> [classifier]."""
     if arch.head:
         x = norm.conv(x, "head", arch.head.as_layer())
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     for name, row in (("pre_logits", arch.pre_logits), ("classifier", arch.classifier)):
         if row:
             x = dense(x, name, row.out_features, row.act, row.dropout, arch.init)
+    return x
+
+
+def build_keras_model(arch: Architecture) -> keras.Model:
+    """A Keras functional model (NHWC, any spatial size) for the architecture ``arch``; for a
+    features-only table, one output per feature level (``model.feature_info``), shallow to deep."""
+    norm = Norm(arch.padding, arch.bn_eps, arch.bn_momentum, arch.init)
+    inputs = keras.Input((None, None, arch.stem.in_channels), name="image")
+    x = norm.conv(inputs, "stem", arch.stem.as_layer())
+    maps = {"stem": x}
+    for s, stage in enumerate(arch.stages):
+        for i, row in enumerate(stage):
+            x = maps[f"stages.{s}.{i}"] = block(x, f"stages.{s}.{i}", row, norm)
+    # features-only: one output per level, shallow to deep
+    x = [maps[level.tap] for level in feature_info(arch)] if arch.features else _classifier_end(x, arch, norm)
     # Keras maps a functional graph recursively, one frame per layer of depth; very deep
     # networks (efficientnet-l2) need a higher limit than Python's default 1000.
     limit = sys.getrecursionlimit()
     blocks = sum(len(stage) for stage in arch.stages)
     sys.setrecursionlimit(max(limit, 2000 + 40 * blocks))
     try:
-        return keras.Model(inputs, x, name=model_name(arch.name))
+        model = keras.Model(inputs, x, name=model_name(arch.name))
     finally:
         sys.setrecursionlimit(limit)
+    model.feature_info = feature_info(arch)  # the levels of a features-only model, else empty
+    return model

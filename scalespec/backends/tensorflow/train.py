@@ -26,7 +26,7 @@ def tf_device(device: str) -> str:
     return "/CPU:0"
 
 
-def _nchw(value) -> np.ndarray:
+def nchw(value) -> np.ndarray:
     array = np.asarray(value, np.float32)
     return np.ascontiguousarray(array.transpose(0, 3, 1, 2) if array.ndim == 4 else array)
 
@@ -55,7 +55,7 @@ def trace(
     """Eval-mode outputs at ``taps``, NCHW."""
     with tf.device(tf_device(device)):
         outputs = tap_model(model, taps)(_nhwc(x), training=False)
-    return {tap: _nchw(out) for tap, out in zip(taps, _as_list(outputs), strict=True)}
+    return {tap: nchw(out) for tap, out in zip(taps, _as_list(outputs), strict=True)}
 
 
 def _as_list(outputs) -> list:
@@ -89,7 +89,7 @@ def train_step(
             outputs = _as_list(taps_of(image, training=True))
             loss = cross_entropy(outputs[-1], labels)
         gradients = tape.gradient(loss, [image, *variables])
-        input_grad = np.zeros_like(x, np.float32) if gradients[0] is None else _nchw(gradients[0])
+        input_grad = np.zeros_like(x, np.float32) if gradients[0] is None else nchw(gradients[0])
         weight_grads = [
             g if g is not None else tf.zeros_like(v) for g, v in zip(gradients[1:], variables, strict=True)
         ]
@@ -100,7 +100,7 @@ def train_step(
             grads[name] = to_canonical(layer, var, np.asarray(weight_grads[index]))
             weight_grads[index] = None  # each framework tensor freed once copied (L2: 1.9 GB in all)
     return TrainStep(
-        taps={tap: _nchw(out) for tap, out in zip(taps, outputs, strict=True)},
+        taps={tap: nchw(out) for tap, out in zip(taps, outputs, strict=True)},
         loss=float(loss),
         grads={name: grads[name] for name in slots if name in grads},
         input_grad=input_grad,
@@ -133,6 +133,6 @@ def stochastic_layers(model: keras.Model) -> dict[str, StochasticFn]:
 def _layer_fn(layer: keras.layers.Layer) -> StochasticFn:
     def run(x: np.ndarray, training: bool) -> np.ndarray:
         value = _nhwc(x) if x.ndim == 4 else tf.constant(np.asarray(x, np.float32))
-        return _nchw(layer(value, training=training))
+        return nchw(layer(value, training=training))
 
     return run

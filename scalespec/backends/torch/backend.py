@@ -43,7 +43,7 @@ class TorchBackend:
 
     def forward(
         self, model: Any, x: np.ndarray, *, training: bool = False, device: str = "cpu"
-    ) -> np.ndarray:
+    ) -> np.ndarray | list[np.ndarray]:
         """Run NCHW float32 ``x`` on ``device`` (see ``use_device`` for TF32)."""
         was_training = model.training
         model.to(device).train(training)
@@ -52,6 +52,8 @@ class TorchBackend:
                 out = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device))
         finally:
             model.train(was_training)
+        if isinstance(out, list):  # a features-only model's maps
+            return [o.detach().cpu().numpy() for o in out]
         return out.detach().cpu().numpy()
 
     def trace(
@@ -63,6 +65,11 @@ class TorchBackend:
         self, model: Any, batch: TrainBatch, taps: Sequence[str], *, device: str = "cpu"
     ) -> TrainStep:
         return _train.train_step(model, batch, taps, device=device)
+
+    def sensitivity(
+        self, model: Any, batch: TrainBatch, taps: Sequence[str], *, device: str = "cpu"
+    ) -> TrainStep | None:
+        return _train.sensitivity(model, batch, taps, device=device)
 
     def stochastic_layers(self, model: Any) -> dict[str, StochasticFn]:
         return _train.stochastic_layers(model)

@@ -6,7 +6,7 @@ from torch import nn
 
 from ...ir.network import Network
 from ..base import architecture
-from .runtime import ScaledNet
+from .runtime import build_network
 
 NETWORK_ATTR = "scalespec_network"  # the IR a built model came from, for weight-name checks
 
@@ -16,7 +16,7 @@ def build(network: Network, *, num_classes: int | None = None) -> nn.Module:
 
     Like every nn.Module it starts in training mode (convention 9): call ``.eval()`` for inference.
     """
-    model = ScaledNet(architecture(network, num_classes))
+    model = build_network(architecture(network, num_classes))
     if num_classes is None:
         setattr(model, NETWORK_ATTR, network)
     return model

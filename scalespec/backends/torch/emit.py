@@ -13,8 +13,9 @@ RUNTIME_PATH = Path(__file__).with_name("runtime.py")
 FOOTER = '''
 def build_model(num_classes: int | None = None) -> ScaledNet:
     """The network, in training mode like every nn.Module (``.eval()`` for inference);
-    ``num_classes`` resizes the classifier (0: none, pooled features out)."""
-    return ScaledNet(read_architecture(ARCHITECTURE, num_classes))
+    ``num_classes`` resizes the classifier (0: none, pooled features out). When ARCHITECTURE
+    names ``features``, a FeaturePyramid returning those maps."""
+    return build_network(read_architecture(ARCHITECTURE, num_classes))
 
 
 if __name__ == "__main__":  # run once on a blank image at the nominal size
@@ -23,7 +24,8 @@ if __name__ == "__main__":  # run once on a blank image at the nominal size
     with torch.no_grad():
         out = model(torch.zeros(1, ARCHITECTURE["stem"]["in_channels"], size, size))
     params = sum(p.numel() for p in model.parameters())
-    print(f"{ARCHITECTURE['name']}: output {tuple(out.shape)}, {params} parameters")
+    shapes = [tuple(o.shape) for o in out] if isinstance(out, list) else tuple(out.shape)
+    print(f"{ARCHITECTURE['name']}: output {shapes}, {params} parameters")
 '''
 
 

@@ -26,6 +26,7 @@ from ...ir.table import (
     LinearRow,
     SqueezeExciteLayer,
     block_layers,
+    feature_info,
     layer_inits,
     linear_inits,
 )
@@ -192,7 +193,12 @@ class GlobalAveragePool(nn.Module):
 
 
 class ScaledNet(nn.Module):
-    """stem -> stages of blocks -> head conv -> global average pool -> [pre_logits] -> [classifier]."""
+    """stem -> stages of blocks -> head conv -> global average pool -> [pre_logits] -> [classifier].
+
+    ``feature_info`` lists the feature-pyramid levels a features-only table chose (taps,
+    channels, reductions, as timm's ``features_only`` models do); ``forward_pyramid`` returns
+    their maps, shallow to deep.
+    """
 
     def __init__(self, arch: Architecture):
         super().__init__()
@@ -211,6 +217,8 @@ class ScaledNet(nn.Module):
         self.num_features = last.out_features if isinstance(last, LinearRow) else last.out_channels
         self.drop_rate = arch.classifier.dropout if arch.classifier else 0.0
         self.num_classes = arch.classifier.out_features if arch.classifier else 0
+        self.feature_info = feature_info(arch)
+        self.features = [level.tap for level in self.feature_info]
 
     def reset_classifier(self, num_classes: int, drop_rate: float | None = None) -> None:
         """A new, freshly initialised classifier of ``num_classes`` (0: none), for fine-tuning."""
@@ -225,5 +233,33 @@ class ScaledNet(nn.Module):
         """The feature map after the head conv (or after the last block when there is none)."""
         return self.head(self.stages(self.stem(x)))
 
+    def forward_pyramid(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The maps at the feature levels (``feature_info``), shallow to deep."""
+        maps = []
+        x = self.stem(x)
+        if "stem" in self.features:
+            maps.append(x)
+        for s, stage in enumerate(self.stages):
+            for i, block in enumerate(stage):
+                x = block(x)
+                if f"stages.{s}.{i}" in self.features:
+                    maps.append(x)
+        return maps
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.pre_logits(self.pool(self.forward_features(x))))
+
+
+class FeaturePyramid(ScaledNet):
+    """A features-only network: ``forward`` returns the maps at ``feature_info``'s levels."""
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:  # type: ignore[override]
+        return self.forward_pyramid(x)
+
+    def reset_classifier(self, num_classes: int, drop_rate: float | None = None) -> None:
+        raise ValueError("a features-only model has no classifier to reset")
+
+
+def build_network(arch: Architecture) -> ScaledNet:
+    """The module for ``arch``: a FeaturePyramid when the table is features-only, else a ScaledNet."""
+    return FeaturePyramid(arch) if arch.features else ScaledNet(arch)
