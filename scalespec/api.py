@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .backends import get_backend
 from .errors import SpecError
 from .files import load_safetensors
-from .ir.weights import swap_head
+from .ir.weights import fit_checkpoint
 from .zoo import resolve_model
 
 
@@ -24,18 +25,33 @@ def create_model(
     resolution: int | None = None,
     profile: str | None = None,
     num_classes: int | None = None,
+    in_chans: int | None = None,
+    drop_rate: float | None = None,
+    drop_path_rate: float | None = None,
+    features_only: bool = False,
+    out_indices: Sequence[int] | None = None,
     weights: str | Path | None = None,
 ) -> Any:
     """A native model (``torch.nn.Module`` or ``keras.Model``) for a zoo name or spec file.
 
     ``model`` and the scaling options are those of the CLI (``efficientnet-b3``,
     ``my_net.yaml`` with ``phi=1.5``...). ``num_classes`` resizes the classifier (0: pooled
-    features out). ``weights`` is a canonical ``.safetensors`` file (convention 4), loaded
-    after its names, shapes and dtype are checked; for fine-tuning, a checkpoint whose
-    classifier does not fit ``num_classes`` loads without it (the new classifier keeps its
-    fresh initialisation) and a warning names what was skipped. A PyTorch model starts in
-    training mode.
+    features out); ``in_chans``, ``drop_rate`` (classifier dropout) and ``drop_path_rate``
+    override the spec, as timm's arguments of those names do. ``features_only`` returns the
+    feature maps at every reduction (``out_indices`` picks levels) instead of logits, a list
+    of NCHW tensors in PyTorch and of NHWC tensors from a multi-output Keras model; the
+    model's ``feature_info`` names each level's tap, channels and reduction.
+
+    ``weights`` is a canonical ``.safetensors`` file (convention 4), loaded after its names,
+    shapes and dtype are checked. For fine-tuning, a classifier that does not fit is skipped
+    (the new one keeps its fresh initialisation), a stem made for other input channels is
+    adapted (summed for 1 channel, else repeated and scaled), a features-only model takes
+    the trunk; a warning says what changed. A PyTorch model starts in training mode.
     """
+    if out_indices is not None and not features_only:
+        raise SpecError([("out_indices", "out_indices picks feature levels: ask for features_only=True")])
+    if features_only and num_classes:
+        raise SpecError([("num_classes", "a features-only model has no classifier")])
     _, network = resolve_model(
         model,
         variant=variant,
@@ -45,15 +61,20 @@ def create_model(
         resolution=resolution,
         profile=profile,
         num_classes=num_classes,
+        in_chans=in_chans,
+        drop_rate=drop_rate,
+        drop_path_rate=drop_path_rate,
     )
+    if features_only:
+        network = network.with_features(out_indices)
     backend = get_backend(framework)
     if not backend.available():
         raise SpecError([("framework", f"{backend.name} is not installed here")])
     built = backend.build(network)
     if weights is not None:
         checkpoint = load_safetensors(weights, field="weights")
-        adapted, skipped = swap_head(checkpoint, backend.export_weights(built))
+        adapted, notes = fit_checkpoint(checkpoint, backend.export_weights(built), trunk_only=features_only)
         backend.import_weights(built, adapted)
-        if skipped:
-            warnings.warn(f"{weights}: skipped {', '.join(skipped)} (the classifier differs)", stacklevel=2)
+        if notes:
+            warnings.warn(f"{weights}: {'; '.join(notes)}", stacklevel=2)
     return built

@@ -1,4 +1,4 @@
-"""The ``scalespec`` command line: list, show, validate, schema, fit, generate, conform."""
+"""The ``scalespec`` command line: list, show, validate, schema, fit, generate, port, conform."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ EPILOG = """examples:
   scalespec fit efficientnet --max-macs 2e9 --max-params 2e7
   scalespec generate efficientnet-b0 --framework torch -o model.py
   scalespec conform efficientnet-b0 --backends torch,tensorflow
+  scalespec port b0.pth --model efficientnet-b0 -o b0.safetensors
 
 MODEL_OR_FILE is a zoo name (efficientnet-b3, efficientnetv2-s, or a family name for its
 default variant) or a path to a .yaml/.yml/.json spec file. Bad input exits with status 2."""
@@ -197,6 +198,44 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_port(args: argparse.Namespace) -> int:
+    from .files import check_output, save_safetensors
+    from .port import port
+    from .zoo import resolve_model
+
+    check_output(args.output, force=args.force)  # before any work
+    _, network = resolve_model(args.model, variant=args.variant, profile=args.profile)
+    ported = port(
+        args.source,
+        network,
+        args.model,
+        layout=args.layout,
+        ignore_conventions=args.ignore_conventions,
+        progress=lambda line: print(line, file=sys.stderr),
+    )
+    for note in ported.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    print(f"{args.source}: {ported.layout} layout, {len(ported.weights)} tensors -> {network.name}")
+    if not any(line.against.startswith(("torchvision", "keras")) for line in ported.proof):
+        print("proof: the source model could not run here; the backends are compared with each other")
+    for line in ported.proof:
+        verdict = "PASS" if line.ok else "FAIL"
+        figures = f"max abs {line.max_abs:.3g}, max rel {line.max_rel:.3g}, logits up to {line.scale:.3g}"
+        print(f"  {line.what} vs {line.against}: {figures}  {verdict}")
+    if not ported.ok and not args.ignore_conventions:
+        print(
+            f"scalespec port: the ported weights do not reproduce the source; {args.output} not written",
+            file=sys.stderr,
+        )
+        return 1
+    path = save_safetensors(ported.weights, args.output, force=args.force)
+    print(
+        f"wrote {path}: create_model({args.model!r}, ..., weights={str(path)!r}) loads it in any framework",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _command(argv: Sequence[str]) -> str:
     """The command line that made a file, to print in its header (without --force)."""
     return shlex.join(["scalespec", *(arg for arg in argv if arg != "--force")])
@@ -247,6 +286,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-classes", type=int, help="classifier size (default: the spec's)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser(
+        "port",
+        help="turn a torchvision, timm or keras.applications checkpoint into canonical weights, with a proof",
+    )
+    p.add_argument(
+        "source", metavar="SOURCE", help=".pth/.pt/.bin state_dict, .safetensors, or keras .weights.h5/.keras"
+    )
+    p.add_argument("--model", required=True, help="the zoo model or spec file the weights are for")
+    p.add_argument("--variant", help="named variant of a spec file's scaling table")
+    p.add_argument("--profile", help="convention profile (keras.applications weights need keras)")
+    p.add_argument(
+        "--from",
+        dest="layout",
+        help="expected layout: canonical, torchvision, timm or keras (default: detected)",
+    )
+    p.add_argument("-o", "--output", required=True, help="the canonical .safetensors file to write")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument(
+        "--ignore-conventions",
+        action="store_true",
+        help="port weights into a profile they were not trained in (warns; logits will differ)",
+    )
+    p.set_defaults(func=cmd_port)
 
     p = sub.add_parser(
         "conform",

@@ -9,6 +9,7 @@ import pytest
 
 import scalespec
 from scalespec.backends import BACKEND_NAMES, get_backend
+from scalespec.backends.base import TrainBatch
 from scalespec.conformance.checks import random_input, random_weights
 from scalespec.errors import SpecError
 from scalespec.files import save_safetensors
@@ -87,3 +88,103 @@ def test_fine_tuning_to_10_classes_from_a_1000_class_checkpoint(framework, tmp_p
     )
     _, ten = resolve_model("efficientnet-b0", resolution=32, num_classes=10)
     assert backend.forward(model, random_input(ten, 32, seed=0)).shape == (2, 10)
+    # and it trains: a few SGD steps on one batch of the 10 classes lower the loss
+    taps = [tap.name for tap in ten.taps()]
+    x = random_input(ten, 32, seed=3, batch=16)
+    batch = TrainBatch(x, np.arange(16) % 10, 0.01)
+    losses = [backend.train_step(model, batch, taps).loss for _ in range(4)]
+    assert losses[-1] < losses[0], losses
+
+
+# timm's efficientnet_b0(features_only=True).feature_info: (channels, reduction) of the last
+# block at each reduction, from the published B0 table (stages of 16, 24, 40, 80, 112, 192, 320)
+B0_FEATURES = [(16, 2), (24, 4), (40, 8), (112, 16), (320, 32)]
+
+
+def test_features_only_gives_the_pyramid_in_every_framework(framework):
+    """Maps at reductions 2..32 with timm's channels, the same shapes in both frameworks
+    (NCHW from PyTorch, NHWC from Keras), and ``out_indices`` picks levels."""
+    model = scalespec.create_model("efficientnet-b0", framework, resolution=64, features_only=True)
+    assert [(level.channels, level.reduction) for level in model.feature_info] == B0_FEATURES
+    backend = get_backend(framework)
+    _, network = resolve_model("efficientnet-b0", resolution=64)
+    maps = backend.forward(model, random_input(network, 64, seed=0))  # NCHW from both
+    assert [m.shape for m in maps] == [(2, c, 64 // r, 64 // r) for c, r in B0_FEATURES]
+    picked = scalespec.create_model("efficientnet-b0", framework, features_only=True, out_indices=(1, -1))
+    assert [level.reduction for level in picked.feature_info] == [4, 32]
+    assert [m.shape[1] for m in backend.forward(picked, random_input(network, 64, seed=0))] == [24, 320]
+
+
+def test_features_only_params_are_the_trunk():
+    """The features-only b0 holds torchvision's 5,288,548 parameters less the head conv
+    (320 -> 1280, with BN) and the 1280 -> 1000 classifier, all published shapes."""
+    _, network = resolve_model("efficientnet-b0")
+    head = 320 * 1280 + 2 * 1280
+    classifier = 1280 * 1000 + 1000
+    assert network_cost(network.with_features()).total.params == 5_288_548 - head - classifier
+
+
+def test_features_only_loads_a_full_checkpoint(framework, tmp_path):
+    """A full checkpoint loads into a features-only model: it takes the trunk, silently."""
+    _, network = resolve_model("efficientnet-b0", resolution=32)
+    checkpoint = random_weights(network, 5)
+    path = save_safetensors(checkpoint, tmp_path / "b0.safetensors")
+    model = scalespec.create_model(
+        "efficientnet-b0", framework, resolution=32, features_only=True, weights=path
+    )
+    loaded = get_backend(framework).export_weights(model)
+    assert loaded and all(np.array_equal(value, checkpoint[name]) for name, value in loaded.items())
+    assert "head.conv.weight" not in loaded
+
+
+def test_in_chans_adapts_the_stem_as_timm_does(framework, tmp_path):
+    """A 3-channel checkpoint into 1 and 4 input channels: the stem kernel summed, or tiled and
+    scaled by 3/4, so an image with equal bands gives the 3-channel model's stem output."""
+    _, network = resolve_model("efficientnet-b0", resolution=32)
+    checkpoint = random_weights(network, 2)
+    path = save_safetensors(checkpoint, tmp_path / "b0.safetensors")
+    stem = checkpoint["stem.conv.weight"]
+    backend = get_backend(framework)
+    for chans, expected in (
+        (1, stem.sum(axis=1, keepdims=True)),
+        (4, np.concatenate([stem, stem[:, :1]], 1) * 0.75),
+    ):
+        with pytest.warns(UserWarning, match=f"from 3 to {chans} input channels"):
+            model = scalespec.create_model(
+                "efficientnet-b0", framework, resolution=32, in_chans=chans, weights=path
+            )
+        np.testing.assert_allclose(backend.export_weights(model)["stem.conv.weight"], expected, rtol=1e-6)
+    grey = np.repeat(random_input(network, 32, seed=4)[:, :1], 4, axis=1)
+    four = scalespec.create_model("efficientnet-b0", framework, resolution=32, in_chans=4, weights=path)
+    three = scalespec.create_model("efficientnet-b0", framework, resolution=32, weights=path)
+    np.testing.assert_allclose(
+        backend.forward(four, grey), backend.forward(three, grey[:, :3]), rtol=1e-4, atol=1e-5
+    )
+
+
+def test_fine_tuning_options_reach_the_model():
+    """drop_rate and drop_path_rate replace the spec's, as timm's arguments do."""
+    _, network = resolve_model("efficientnet-b0", drop_rate=0.5, drop_path_rate=0.1)
+    assert network.classifier.dropout == 0.5
+    _, default = resolve_model("efficientnet-b0")
+    rates = [
+        (a.drop_path_rate, b.drop_path_rate) for a, b in zip(network.blocks, default.blocks, strict=True)
+    ]
+    assert all(abs(ours - theirs / 2) < 1e-12 for ours, theirs in rates)  # the spec's 0.2 -> 0.1
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"out_indices": (0,)}, "out_indices"),
+        ({"features_only": True, "out_indices": (5,)}, "out_indices"),
+        ({"features_only": True, "out_indices": ("a",)}, "out_indices"),
+        ({"features_only": True, "num_classes": 10}, "num_classes"),
+        ({"in_chans": 0}, "in_chans"),
+        ({"drop_rate": 1.0}, "drop_rate"),
+        ({"drop_path_rate": -0.1}, "drop_path_rate"),
+    ],
+)
+def test_fine_tuning_options_are_checked_by_name(options, field):
+    with pytest.raises(SpecError, match=field):
+        scalespec.create_model("efficientnet-b0", "torch", **options)

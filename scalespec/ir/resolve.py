@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import SpecError
 from ..spec.blocks import ConvBlock, DepthwiseSeparable, FusedMBConv, MBConv, canonical_activation
-from ..spec.network import Head, NetworkSpec, Norm, Stage, Stem, Variant
+from ..spec.network import MAX_CHANNELS, Head, NetworkSpec, Norm, Stage, Stem, Variant
 from ..spec.scaling import (
     compound_multipliers,
     expanded_channels,
@@ -67,21 +67,49 @@ def resolve(
     resolution: int | None = None,
     profile: str | None = None,
     num_classes: int | None = None,
+    in_chans: int | None = None,
+    drop_rate: float | None = None,
+    drop_path_rate: float | None = None,
     budget: Budget = DEFAULT_BUDGET,
 ) -> Network:
     """Resolve ``spec`` into a Network; pick at most one of ``variant``, ``phi``, ``width/depth``.
 
     ``resolution`` overrides the input size the spatial sizes refer to; ``profile`` applies a
     named set of convention overrides (``keras``); ``num_classes`` replaces the classifier size.
+    For fine-tuning, as timm names them: ``in_chans`` replaces the input channels,
+    ``drop_rate`` the classifier's dropout (whatever the variant or phi says) and
+    ``drop_path_rate`` the spec's (the last block's) drop-path rate.
     """
     if num_classes is not None and not 0 <= num_classes <= MAX_CLASSES:
         raise SpecError([("num_classes", f"num_classes must be in [0, {MAX_CLASSES:,}], got {num_classes}")])
-    spec = spec.with_profile(profile)
+    spec = _tuned(spec.with_profile(profile), in_chans, drop_path_rate)
     plan = _plan(spec, variant, phi, width, depth, resolution, profile)
+    if drop_rate is not None:
+        plan = replace(plan, dropout=_rate("drop_rate", drop_rate))
     _check_plan_budget(spec, plan, budget)
     network = _Builder(spec, plan, num_classes).build()
     _check_cost_budget(network, plan, budget)
     return network
+
+
+def _rate(field: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise SpecError([(field, f"{field} must be a number in [0, 1), got {value!r}")])
+    return float(value)
+
+
+def _tuned(spec: NetworkSpec, in_chans: int | None, drop_path_rate: float | None) -> NetworkSpec:
+    """``spec`` with the input channels and drop-path rate replaced (each checked by name)."""
+    update: dict = {}
+    if in_chans is not None:
+        if isinstance(in_chans, bool) or not isinstance(in_chans, int) or not 1 <= in_chans <= MAX_CHANNELS:
+            raise SpecError(
+                [("in_chans", f"in_chans must be an integer in [1, {MAX_CHANNELS}], got {in_chans!r}")]
+            )
+        update["input"] = spec.input.model_copy(update={"channels": in_chans})
+    if drop_path_rate is not None:
+        update["drop_path_rate"] = _rate("drop_path_rate", drop_path_rate)
+    return spec.model_copy(update=update) if update else spec
 
 
 def _plan(

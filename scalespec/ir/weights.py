@@ -108,28 +108,45 @@ def _fits_float32(value: np.ndarray) -> bool:
 
 
 HEAD_PREFIX = "classifier."
+STEM_KERNEL = "stem.conv.weight"
 
 
-def swap_head(
-    checkpoint: Mapping[str, np.ndarray], fresh: Mapping[str, np.ndarray]
+def fit_checkpoint(
+    checkpoint: Mapping[str, np.ndarray], fresh: Mapping[str, np.ndarray], *, trunk_only: bool = False
 ) -> tuple[dict, list[str]]:
-    """A checkpoint made to fit a network whose classifier differs (fine-tuning to other classes).
+    """A checkpoint made to fit a model built for fine-tuning; returns it and one note per change.
 
-    The checkpoint's classifier tensors that the network lacks or shapes differently are
-    dropped, and the network's own (``fresh``) classifier tensors take their place; every
-    other tensor is left for the strict import to check. Returns the weights and what was
-    skipped, as ``name (shape)``.
+    - A classifier the model lacks or shapes differently is skipped; the model's own fresh
+      classifier takes its place.
+    - A stem kernel for other input channels is adapted as timm's ``adapt_input_conv`` does:
+      summed over its channels for 1 input channel, else repeated to cover the new channels
+      and scaled by old/new channels, so an image of equal bands gives the same stem output.
+    - ``trunk_only`` (a features-only model): tensors the model does not have are skipped.
+
+    Everything else is left for the strict import to check by name and shape.
     """
-    adapted = {k: v for k, v in checkpoint.items() if not k.startswith(HEAD_PREFIX)}
-    skipped = []
+    adapted, notes = {}, []
     for name, value in checkpoint.items():
-        if not name.startswith(HEAD_PREFIX):
-            continue
-        if name in fresh and tuple(np.shape(value)) == tuple(np.shape(fresh[name])):
-            adapted[name] = value
+        shape = tuple(np.shape(value))
+        if name.startswith(HEAD_PREFIX) and (name not in fresh or shape != tuple(np.shape(fresh[name]))):
+            notes.append(f"skipped {name} {shape} (the classifier differs)")
+        elif trunk_only and name not in fresh:
+            continue  # the layers after the deepest feature level
+        elif name == STEM_KERNEL and name in fresh and shape[1:2] != tuple(np.shape(fresh[name]))[1:2]:
+            adapted[name] = adapt_input_channels(np.asarray(value), int(np.shape(fresh[name])[1]))
+            notes.append(f"adapted {name} from {shape[1]} to {np.shape(fresh[name])[1]} input channels")
         else:
-            skipped.append(f"{name} {tuple(np.shape(value))}")
+            adapted[name] = value
     for name, value in fresh.items():
         if name.startswith(HEAD_PREFIX) and name not in adapted:
             adapted[name] = value
-    return adapted, skipped
+    return adapted, notes
+
+
+def adapt_input_channels(kernel: np.ndarray, channels: int) -> np.ndarray:
+    """A (out, in, k, k) kernel for ``channels`` inputs: summed for 1, else tiled and scaled by in/channels."""
+    old = kernel.shape[1]
+    if channels == 1:
+        return kernel.sum(axis=1, keepdims=True).astype(kernel.dtype)
+    tiled = np.tile(kernel, (1, -(-channels // old), 1, 1))[:, :channels]
+    return (tiled * (old / channels)).astype(kernel.dtype)

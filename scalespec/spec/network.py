@@ -9,6 +9,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from ..errors import SpecError
 from .blocks import Activation, Block, StrictModel, _odd_kernel
 
+MAX_CHANNELS = 4096  # input channels (image bands); resolve's in_chans is held to it too
+
 
 class Rounding(StrictModel):
     """How scaled widths and depths become integers (EfficientNet's rules by default)."""
@@ -138,7 +140,7 @@ class Profile(StrictModel):
 
 
 class InputSpec(StrictModel):
-    channels: int = Field(3, ge=1, le=4096)
+    channels: int = Field(3, ge=1, le=MAX_CHANNELS)
     resolution: int = Field(224, ge=8, le=8192, description="nominal input size")
 
 
