@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import BaseModel
 
 from scalespec.cli import main
@@ -96,3 +99,28 @@ def _worked_example_commands() -> list[list[str]]:
 def test_worked_example_commands_succeed(argv: list[str], monkeypatch, capsys) -> None:
     monkeypatch.chdir(ROOT)
     assert main(argv) == 0, capsys.readouterr().err
+
+
+def test_workflow_install_line_installs_from_a_clone(tmp_path):
+    """The workflow's install command, run as written in a fresh venv against a fresh clone at
+    the path its checkout step uses (``--no-deps`` added: CI does not download the frameworks
+    again), installs an importable scalespec whose extras exist."""
+    import tomllib
+
+    workflow = yaml.safe_load((ROOT / "docs" / "examples" / "github-workflow.yml").read_text())
+    steps = workflow["jobs"]["conform"]["steps"]
+    checkout = next(step for step in steps if step.get("with", {}).get("path"))
+    install = next(step for step in steps if step.get("name", "").startswith("Install scalespec"))
+    line = next(line for line in install["run"].splitlines() if '[torch,tensorflow,test]"' in line)
+    clone = tmp_path / checkout["with"]["path"]
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    command = line.strip().replace("python ", f"{venv / 'bin' / 'python'} ", 1) + " --no-deps --quiet"
+    done = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    probe = [str(venv / "bin" / "python"), "-c", "import scalespec, sys; print(scalespec.__file__)"]
+    where = subprocess.run(probe, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert str(venv) in where.stdout, where.stderr
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert {"torch", "tensorflow", "test"} <= set(extras)
