@@ -17,7 +17,7 @@ from .ir.cost import NetworkCost, network_cost, stage_rows
 from .ir.fit import Budget, fit_phi, fitting_variants
 from .ir.network import Network
 from .ir.resolve import resolve
-from .modelargs import add_model_arguments, resolve_args
+from .modelargs import add_model_arguments, add_tuning_arguments, features_of, resolve_args
 from .spec.io import json_schema
 from .spec.scaling import flops_constraint_gap
 from .zoo import families, load_family, load_model
@@ -189,6 +189,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         check_output(args.output, force=args.force)  # before any work
     backend = get_backend(args.framework)
     ref, net = resolve_args(args, num_classes=args.num_classes)
+    net = features_of(net, args)
     source = backend.emit(net, origin=ref, command=_command(args.argv))
     if args.output == "-":
         sys.stdout.write(source)
@@ -284,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--framework", required=True, help="torch or tensorflow")
     p.add_argument("-o", "--output", required=True, help="file to write ('-' for stdout)")
     p.add_argument("--num-classes", type=int, help="classifier size (default: the spec's)")
+    add_tuning_arguments(p)
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.set_defaults(func=cmd_generate)
 

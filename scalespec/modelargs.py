@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .errors import SpecError
 from .ir.network import Network
 from .zoo import ModelRef, resolve_model
 
@@ -42,4 +43,32 @@ def resolve_args(args: argparse.Namespace, *, num_classes: int | None = None) ->
         resolution=args.resolution,
         profile=args.profile,
         num_classes=num_classes,
+        in_chans=getattr(args, "in_chans", None),
+        drop_rate=getattr(args, "drop_rate", None),
+        drop_path_rate=getattr(args, "drop_path_rate", None),
     )
+
+
+def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
+    """timm's fine-tuning options and the feature pyramid, baked into what is made."""
+    parser.add_argument("--in-chans", type=int, help="input channels (default: the spec's)")
+    parser.add_argument("--drop-rate", type=float, help="classifier dropout (default: the variant's)")
+    parser.add_argument("--drop-path-rate", type=float, help="deepest block's drop-path rate")
+    parser.add_argument(
+        "--features-only", action="store_true", help="return the feature maps at every reduction, not logits"
+    )
+    parser.add_argument("--out-indices", type=_indices, help="feature levels to return, e.g. 1,2,3,4 or -1")
+
+
+def _indices(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"comma-separated level indices, got {text!r}") from None
+
+
+def features_of(network: Network, args: argparse.Namespace) -> Network:
+    """``network``, truncated to its feature pyramid when --features-only asks for it."""
+    if getattr(args, "out_indices", None) is not None and not getattr(args, "features_only", False):
+        raise SpecError([("out_indices", "--out-indices picks feature levels: add --features-only")])
+    return network.with_features(args.out_indices) if getattr(args, "features_only", False) else network

@@ -222,6 +222,28 @@ def test_generated_equals_built(backend, tmp_path, padding):
     np.testing.assert_array_equal(backend.forward(generated, x), backend.forward(built, x))
 
 
+def test_generated_feature_pyramid_equals_built(backend, tmp_path):
+    """A features-only network emits a file whose build_model() returns the same maps, the same
+    feature_info, and runs alone printing one shape per level."""
+    network = tiny("same").with_features([0, -1])
+    path = tmp_path / f"pyramid_{backend.name}.py"
+    path.write_text(backend.emit(network), encoding="utf-8")
+    generated = load_generated(path).build_model()
+    built = backend.build(network)
+    backend.import_weights(built, random_weights(network, 3))
+    backend.import_weights(generated, backend.export_weights(built))
+    assert [tuple(level) for level in generated.feature_info] == [
+        tuple(level) for level in built.feature_info
+    ]
+    x = random_input(network, 29, seed=6)
+    ours, theirs = backend.forward(generated, x), backend.forward(built, x)
+    assert len(ours) == len(network.features) == 2
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(a, b)
+    run = run_alone(path)
+    assert run.returncode == 0 and run.stdout.count("(") == len(network.features), run.stderr[-2000:]
+
+
 def test_generated_num_classes_rule(backend, tmp_path):
     network = tiny(classifier={"num_classes": 0, "dropout": 0.2})
     path = tmp_path / f"headless_{backend.name}.py"
