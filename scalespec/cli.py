@@ -323,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+TENSORFLOW_COMMANDS = ("conform", "port")  # the commands that import TensorFlow where it is installed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 a failed check or no fit, 2 bad input)."""
     parser = build_parser()
@@ -330,6 +333,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv
     try:
+        if args.command in TENSORFLOW_COMMANDS:
+            from .backends.tensorflow.backend import quiet_startup
+
+            quiet_startup()  # TensorFlow's start-up chatter off stderr; real errors still print
         return args.func(args)
     except SpecError as exc:
         print(f"scalespec {args.command}: error: {with_flag_names(exc, CLI)}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -202,3 +203,39 @@ def test_list_json_and_validate_zoo_names_and_did_you_mean(capsys):
     assert code == 0 and "valid spec 'efficientnetv2'" in out
     code, _, err = run(capsys, "show", "efficientnt-b3")
     assert code == 2 and "did you mean efficientnet-b3" in err
+
+
+def test_tensorflow_startup_chatter_is_silenced_in_the_cli():
+    """conform --quiet on a passing spec prints nothing on stderr: TensorFlow's seven start-up
+    lines (absl, oneDNN, CPU features, the CUDA probe on a CPU machine) are filtered out."""
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("torch")
+    spec = Path(__file__).parent / "conformance" / "specs" / "tiny-same.yaml"
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "scalespec", "conform", str(spec), "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_only_known_startup_chatter_is_filtered():
+    """Real errors keep their line; the filter knows the start-up lines by their exact shape."""
+    from scalespec.backends.tensorflow.backend import STARTUP_NOISE
+
+    noise = [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1796093886.426119    9485 port.cc:153] oneDNN custom operations are on.",
+        "E0000 00:00:1796093892.628636    9502 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error",
+        "To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow",
+    ]
+    real = [
+        "E0000 00:00:1796093892.628636    9502 op_kernel.cc:1857] OP_REQUIRES failed at conv_ops.cc:12",
+        "F0000 00:00:1796093892.628636    9502 tensor_format.h:428] Check failed: index >= 0",
+        "Traceback (most recent call last):",
+    ]
+    assert all(STARTUP_NOISE.match(line) for line in noise)
+    assert not any(STARTUP_NOISE.match(line) for line in real)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import re
+import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,6 +15,42 @@ import numpy as np
 from ...ir.network import Network
 from ...zoo import ModelRef
 from ..base import Measured, StochasticFn, TrainBatch, TrainStep, Weights
+
+# TensorFlow's start-up chatter on stderr: absl's pre-init notice, info lines (oneDNN, CPU
+# features and their continuation line), and the CUDA probe's errors on a machine without a GPU
+STARTUP_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog"
+    r"|I\d{4} "
+    r"|E\d{4} \S+ +\d+ cuda_\w+\.cc:\d+\] failed call to cuInit"
+    r"|To enable the following instructions:)"
+)
+
+
+def quiet_startup() -> None:
+    """Import TensorFlow and let it probe its devices with stderr captured at the descriptor
+    level, then print again every line that is not start-up chatter (a real error still shows).
+    For the CLI; a no-op once TensorFlow is imported or where it is not installed."""
+    if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
+        return
+    stderr = sys.stderr.fileno()
+    sys.stderr.flush()
+    saved = os.dup(stderr)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), stderr)
+        try:
+            import keras  # noqa: F401
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, stderr)
+            os.close(saved)
+        captured.seek(0)
+        lines = captured.read().decode("utf-8", "replace").splitlines()
+    kept = [line for line in lines if not STARTUP_NOISE.match(line)]
+    if kept:
+        print("\n".join(kept), file=sys.stderr)
 
 
 class TensorFlowBackend:
