@@ -42,6 +42,8 @@ def quiet_startup() -> None:
             import tensorflow as tf
 
             tf.config.list_physical_devices()
+        except ImportError:
+            pass  # installed but not importable here: the backend reports itself unavailable
         finally:
             sys.stderr.flush()
             os.dup2(saved, stderr)
