@@ -11,7 +11,7 @@ from .backends import get_backend
 from .errors import SpecError
 from .files import load_safetensors
 from .ir.weights import fit_checkpoint
-from .zoo import resolve_model
+from .zoo import preprocessing, resolve_model
 
 
 def create_model(
@@ -30,6 +30,9 @@ def create_model(
     drop_path_rate: float | None = None,
     features_only: bool = False,
     out_indices: Sequence[int] | None = None,
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation: str | None = None,
     weights: str | Path | None = None,
 ) -> Any:
     """A native model (``torch.nn.Module`` or ``keras.Model``) for a zoo name or spec file.
@@ -42,16 +45,34 @@ def create_model(
     of NCHW tensors in PyTorch and of NHWC tensors from a multi-output Keras model; the
     model's ``feature_info`` names each level's tap, channels and reduction.
 
+    As keras.applications names them: ``include_top=False`` drops the dense layers, and then
+    ``pooling`` None returns the last feature map (NCHW in PyTorch, NHWC in Keras), ``avg`` or
+    ``max`` pools it; ``classifier_activation="softmax"`` outputs probabilities. The default
+    everywhere is logits (``classifier_activation=None``), unlike keras.applications.
+
     ``weights`` is a canonical ``.safetensors`` file (convention 4), loaded after its names,
     shapes and dtype are checked. For fine-tuning, a classifier that does not fit is skipped
     (the new one keeps its fresh initialisation), a stem made for other input channels is
     adapted (summed for 1 channel, else repeated and scaled), a features-only model takes
     the trunk; a warning says what changed. A PyTorch model starts in training mode.
+    ``model.preprocessing`` is the published weights' input pipeline (``zoo.Preprocessing``:
+    resize, crop, interpolation, mean, std), or None where there is none.
     """
     if out_indices is not None and not features_only:
         raise SpecError([("out_indices", "out_indices picks feature levels: ask for features_only=True")])
     if features_only and num_classes:
         raise SpecError([("num_classes", "a features-only model has no classifier")])
+    if features_only and (not include_top or pooling or classifier_activation):
+        raise SpecError(
+            [
+                (
+                    "features_only",
+                    "a features-only model returns maps: no include_top, pooling or classifier_activation",
+                )
+            ]
+        )
+    if not include_top and num_classes:
+        raise SpecError([("num_classes", "include_top=False has no classifier")])
     _, network = resolve_model(
         model,
         variant=variant,
@@ -67,10 +88,16 @@ def create_model(
     )
     if features_only:
         network = network.with_features(out_indices)
+    else:
+        network = network.with_top(
+            include_top=include_top, pooling=pooling, classifier_activation=classifier_activation
+        )
     backend = get_backend(framework)
     if not backend.available():
         raise SpecError([("framework", f"{backend.name} is not installed here")])
     built = backend.build(network)
+    published = phi is None and width is None and depth is None  # the network weights were published for
+    built.preprocessing = preprocessing(model, profile) if published else None
     if weights is not None:
         checkpoint = load_safetensors(weights, field="weights")
         adapted, notes = fit_checkpoint(checkpoint, backend.export_weights(built), trunk_only=features_only)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import numpy as np
@@ -188,3 +189,107 @@ def test_fine_tuning_options_reach_the_model():
 def test_fine_tuning_options_are_checked_by_name(options, field):
     with pytest.raises(SpecError, match=field):
         scalespec.create_model("efficientnet-b0", "torch", **options)
+
+
+@pytest.mark.parametrize(
+    ("options", "shape"),
+    [
+        ({"include_top": False}, (2, 1280, 2, 2)),
+        ({"include_top": False, "pooling": "avg"}, (2, 1280)),
+        ({"include_top": False, "pooling": "max"}, (2, 1280)),
+        ({"classifier_activation": "softmax"}, (2, 1000)),
+    ],
+)
+def test_keras_applications_top_options_agree_across_frameworks(options, shape, tmp_path):
+    """include_top, pooling and classifier_activation as keras.applications names them: the
+    same shapes (NCHW here) and values in both frameworks from one checkpoint, counted as the
+    cost model says; softmax rows sum to 1, and max pooling is the maximum of the map."""
+    for name in BACKEND_NAMES:
+        if not get_backend(name).available():
+            pytest.skip(f"{name} is not installed")
+    _, network = resolve_model("efficientnet-b0", resolution=64)
+    path = save_safetensors(random_weights(network, 9), tmp_path / "b0.safetensors")
+    x = random_input(network, 64, seed=2)
+    outputs = {}
+    for name in BACKEND_NAMES:
+        backend = get_backend(name)
+        model = scalespec.create_model("efficientnet-b0", name, resolution=64, weights=path, **options)
+        outputs[name] = backend.forward(model, x)
+        assert outputs[name].shape == shape
+        expected = network_cost(network.with_top(**options)).total
+        assert backend.measure(model, 64).params == expected.params
+    torch_out, keras_out = outputs.values()
+    np.testing.assert_allclose(keras_out, torch_out, rtol=1e-4, atol=1e-5)
+    if options.get("classifier_activation"):
+        np.testing.assert_allclose(torch_out.sum(axis=1), 1.0, rtol=1e-5)
+    if options.get("pooling") == "max":
+        unpooled = scalespec.create_model(
+            "efficientnet-b0", "torch", resolution=64, weights=path, include_top=False
+        )
+        np.testing.assert_allclose(
+            torch_out, get_backend("torch").forward(unpooled, x).max(axis=(2, 3)), rtol=1e-6
+        )
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"pooling": "avg"}, "pooling"),
+        ({"include_top": False, "pooling": "sum"}, "pooling"),
+        ({"classifier_activation": "sigmoid"}, "classifier_activation"),
+        ({"include_top": False, "classifier_activation": "softmax"}, "classifier_activation"),
+        ({"include_top": False, "num_classes": 10}, "num_classes"),
+        ({"features_only": True, "include_top": False}, "features_only"),
+    ],
+)
+def test_top_options_are_checked_by_name(options, field):
+    with pytest.raises(SpecError, match=field):
+        scalespec.create_model("efficientnet-b0", "torch", **options)
+
+
+def test_preprocessing_travels_with_zoo_models():
+    """Each zoo model's published weights carry their input pipeline; the crops are the
+    published eval crops (the shared reference file), and a model the weights were not
+    published for (another phi, the keras profile) has none."""
+    from published import PUBLISHED
+
+    from scalespec.zoo import preprocessing
+
+    for variant, figures in PUBLISHED.items():
+        found = preprocessing(f"efficientnet-{variant}")
+        assert found.crop == figures["crop"] and found.resize >= found.crop
+        assert len(found.mean) == len(found.std) == 3 and all(0 < s < 1 for s in found.std)
+    assert preprocessing("efficientnet-b0", profile="keras") is None
+    model = scalespec.create_model("efficientnet-b0", "torch", resolution=64)
+    assert model.preprocessing == preprocessing("efficientnet-b0")
+    assert scalespec.create_model("efficientnet-b0", "torch", phi=0.5, resolution=64).preprocessing is None
+
+
+TORCHVISION_TRANSFORMS = """
+import json, torchvision.models as M
+found = {}
+for name, weights in [(f"efficientnet-b{i}", f"EfficientNet_B{i}_Weights") for i in range(8)] + [
+        (f"efficientnetv2-{s}", f"EfficientNet_V2_{s.upper()}_Weights") for s in "sml"]:
+    t = getattr(M, weights).DEFAULT.transforms()
+    found[name] = [t.resize_size[0], t.crop_size[0], t.interpolation.value, list(t.mean), list(t.std)]
+print(json.dumps(found))
+"""
+
+
+def test_preprocessing_is_torchvisions():
+    """The table equals torchvision's Weights.DEFAULT.transforms(), read in the parity venv."""
+    import json
+
+    from test_port import _torchvision_python
+
+    from scalespec.zoo import preprocessing
+
+    python = _torchvision_python()
+    if python is None:
+        pytest.skip("no interpreter with torchvision (make .venv-tv, docs/performance.md)")
+    done = subprocess.run([python, "-c", TORCHVISION_TRANSFORMS], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name, (resize, crop, interpolation, mean, std) in json.loads(done.stdout).items():
+        ours = preprocessing(name)
+        assert (ours.resize, ours.crop, ours.interpolation) == (resize, crop, interpolation), name
+        assert list(ours.mean) == mean and list(ours.std) == std, name

@@ -144,7 +144,7 @@ def network_cost(network: Network, resolution: int | None = None) -> NetworkCost
             )
     if network.head:
         add_conv(network.head, "head")
-    if not network.features:  # a features-only network ends at its deepest feature map
+    if network.pool and not network.features:  # otherwise the last map is the output
         channels = rows[-1].out_shape[0]
         pool = Cost(other_ops=channels * size[0] * size[1])
         rows.append(LayerCost("pool", "head", "pool", (channels,), pool))

@@ -159,6 +159,7 @@ class Network:
     num_features: int
     multipliers: Multipliers = field(compare=False)
     features: tuple[str, ...] | None = None  # features-only: the taps returned, shallow to deep
+    pool: str | None = "avg"  # global pooling before the dense layers: avg, max, or none (maps out)
 
     @property
     def input_channels(self) -> int:
@@ -211,7 +212,8 @@ class Network:
             return found
         if self.head:
             found.append(Tap("head", _conv_what(self.head)))
-        found.append(Tap("pool", "global average pool"))
+        if self.pool:
+            found.append(Tap("pool", f"global {'average' if self.pool == 'avg' else 'max'} pool"))
         for linear, what in ((self.pre_logits, "pre-logits"), (self.classifier, "logits")):
             if linear:
                 found.append(Tap(linear.name, f"{what} ({linear.in_features} -> {linear.out_features})"))
@@ -231,7 +233,8 @@ class Network:
 
     def to_table(self) -> dict:
         """The architecture table (ir/table.py) as plain data: one tuple per block, grouped by stage."""
-        classifier = LinearRow(self.num_features, self.num_classes, None, self.dropout)
+        act = self.classifier.activation if self.classifier else None
+        classifier = LinearRow(self.num_features, self.num_classes, act, self.dropout)
         return {
             "name": self.name,
             "resolution": self.resolution,
@@ -245,7 +248,51 @@ class Network:
             "pre_logits": _linear_row(self.pre_logits) if self.pre_logits else None,
             "classifier": classifier._asdict(),
             "features": list(self.features) if self.features else None,
+            "pool": self.pool,
         }
+
+    def with_top(
+        self,
+        *,
+        include_top: bool = True,
+        pooling: str | None = None,
+        classifier_activation: str | None = None,
+    ) -> Network:
+        """The network's end as keras.applications names it: ``include_top=False`` removes the
+        dense layers (pre-logits and classifier); then ``pooling`` None leaves the last feature
+        map as the output, ``avg`` or ``max`` pools it. ``classifier_activation`` ``softmax``
+        turns the logits into probabilities (None: logits, the default everywhere here)."""
+        if pooling not in POOLINGS:
+            raise SpecError([("pooling", f"pooling must be one of avg, max or None, got {pooling!r}")])
+        if classifier_activation not in CLASSIFIER_ACTIVATIONS:
+            raise SpecError(
+                [
+                    (
+                        "classifier_activation",
+                        f"classifier_activation must be None or 'softmax', got {classifier_activation!r}",
+                    )
+                ]
+            )
+        if include_top:
+            if pooling is not None:
+                raise SpecError(
+                    [("pooling", "pooling applies with include_top=False (the top pools by average)")]
+                )
+            if classifier_activation and not self.classifier:
+                raise SpecError(
+                    [("classifier_activation", "the network has no classifier (num_classes is 0)")]
+                )
+            if not classifier_activation:
+                return self
+            return replace(self, classifier=replace(self.classifier, activation=classifier_activation))
+        if classifier_activation:
+            raise SpecError([("classifier_activation", "include_top=False has no classifier to activate")])
+        channels = (
+            self.head.out_channels
+            if self.head
+            else (self.blocks[-1].out_channels if self.blocks else self.stem.out_channels)
+        )
+        return replace(self, pre_logits=None, classifier=None, pool=pooling, num_features=channels)
 
     def feature_levels(self) -> list[FeatureLevel]:
         """Every feature-pyramid level (``table.feature_levels``): tap, channels, reduction."""
@@ -284,6 +331,10 @@ def _conv_row(conv: Conv) -> dict:
 
 def _linear_row(linear: Linear) -> dict:
     return LinearRow(linear.in_features, linear.out_features, linear.activation, linear.dropout)._asdict()
+
+
+POOLINGS = ("avg", "max", None)
+CLASSIFIER_ACTIVATIONS = (None, "softmax")
 
 
 def _chosen_levels(count: int, out_indices: Sequence[int] | None) -> list[int]:

@@ -226,6 +226,7 @@ class Architecture(NamedTuple):
     pre_logits: LinearRow | None
     classifier: LinearRow | None
     features: tuple[str, ...] | None = None  # feature-pyramid taps returned instead of logits
+    pool: str | None = "avg"  # global pooling after the head: avg, max, or None (the map is the output)
 
 
 class FeatureLevel(NamedTuple):
@@ -288,10 +289,15 @@ def read_architecture(table: dict, num_classes: int | None = None) -> Architectu
         pre_logits=pre_logits,
         classifier=classifier if classifier.out_features else None,
         features=tuple(table["features"]) if table.get("features") else None,
+        pool=table.get("pool", "avg"),
     )
     check_chain(arch, classifier)
     if arch.features:
         _check_features(arch, num_classes)
+    if arch.pool not in ("avg", "max", None):
+        raise ValueError(f"pool must be 'avg', 'max' or None, got {arch.pool!r}")
+    if arch.pool is None and not arch.features and (arch.pre_logits or arch.classifier):
+        raise ValueError("pool: an unpooled network (pool None) has no pre_logits or classifier")
     return arch
 
 

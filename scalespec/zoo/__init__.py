@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -93,3 +94,34 @@ def resolve_model(model: str, *, variant: str | None = None, **options) -> tuple
 def zoo_models() -> list[str]:
     """Every ``family-variant`` name the zoo offers."""
     return [f"{fam}-{v}" for fam in families() for v in load_family(fam).scaling.variants]
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How images are prepared for a model's published weights, as torchvision's
+    ``Weights.transforms()`` and timm's pretrained cfg say: resize the short side to
+    ``resize`` with ``interpolation``, centre-crop ``crop``, scale to [0, 1], then
+    subtract ``mean`` and divide by ``std`` per channel (RGB)."""
+
+    resize: int
+    crop: int
+    interpolation: str
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+@cache
+def _preprocessing_table() -> dict:
+    text = resources.files(__package__).joinpath("preprocessing.json").read_text(encoding="utf-8")
+    return json.loads(text)["models"]
+
+
+def preprocessing(model: str, profile: str | None = None) -> Preprocessing | None:
+    """The published weights' preprocessing of a zoo model (None for a spec file, a model
+    without published weights, or the keras profile, whose published models normalise inside)."""
+    entry = _preprocessing_table().get(model) if profile is None else None
+    if entry is None:
+        return None
+    return Preprocessing(
+        entry["resize"], entry["crop"], entry["interpolation"], tuple(entry["mean"]), tuple(entry["std"])
+    )

@@ -112,7 +112,7 @@ class TensorFlowBackend:
         with tf.device(tf_device(device)):
             out = model(tf.constant(nhwc), training=training)
         if not getattr(model, "feature_info", None):
-            return np.asarray(out)
+            return nchw(out)  # logits or pooled features as they are; an unpooled map to NCHW
         # a features-only model's maps (Keras returns a one-level pyramid as a bare tensor)
         return [nchw(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 

@@ -38,6 +38,7 @@ KERAS_ACTIVATIONS = {
     "sigmoid": "sigmoid",
     "hard_sigmoid": "hard_sigmoid",
     "identity": "linear",
+    "softmax": "softmax",  # over classes: a classifier's probabilities
 }
 
 
@@ -197,10 +198,14 @@ def model_name(name: str) -> str:
 
 
 def _classifier_end(x, arch: Architecture, norm: Norm):
-    """head conv -> global average pool -> [pre_logits] -> [classifier]."""
+    """head conv -> [global pool] -> [pre_logits] -> [classifier]."""
     if arch.head:
         x = norm.conv(x, "head", arch.head.as_layer())
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    if arch.pool:
+        pooling = (
+            keras.layers.GlobalAveragePooling2D if arch.pool == "avg" else keras.layers.GlobalMaxPooling2D
+        )
+        x = pooling(name="pool")(x)
     for name, row in (("pre_logits", arch.pre_logits), ("classifier", arch.classifier)):
         if row:
             x = dense(x, name, row.out_features, row.act, row.dropout, arch.init)

@@ -40,6 +40,7 @@ ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,
     "hard_sigmoid": nn.Hardsigmoid,  # relu6(x + 3) / 6
     "identity": nn.Identity,
+    "softmax": lambda: nn.Softmax(dim=1),  # over classes: a classifier's probabilities
 }
 INPLACE = ("relu", "relu6", "silu", "hard_swish", "hard_sigmoid")  # activations torch can run in place
 
@@ -192,8 +193,19 @@ class GlobalAveragePool(nn.Module):
         return x.mean((2, 3))
 
 
+class GlobalMaxPool(nn.Module):
+    """The maximum over height and width: (N, C, H, W) -> (N, C)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.amax((2, 3))
+
+
+POOLS = {"avg": GlobalAveragePool, "max": GlobalMaxPool}
+
+
 class ScaledNet(nn.Module):
-    """stem -> stages of blocks -> head conv -> global average pool -> [pre_logits] -> [classifier].
+    """stem -> stages of blocks -> head conv -> global pool -> [pre_logits] -> [classifier]; a
+    table without a pool (``pool: None``) returns the last feature map.
 
     ``feature_info`` lists the feature-pyramid levels a features-only table chose (taps,
     channels, reductions, as timm's ``features_only`` models do); ``forward_pyramid`` returns
@@ -210,7 +222,7 @@ class ScaledNet(nn.Module):
             *(nn.Sequential(*(Block(row, **bn) for row in stage)) for stage in arch.stages)
         )
         self.head = ConvNormAct(arch.head.as_layer(), **bn) if arch.head else nn.Identity()
-        self.pool = GlobalAveragePool()
+        self.pool = POOLS[arch.pool]() if arch.pool else nn.Identity()
         self.pre_logits = DropoutLinear(arch.pre_logits, arch.init) if arch.pre_logits else nn.Identity()
         self.classifier = DropoutLinear(arch.classifier, arch.init) if arch.classifier else nn.Identity()
         last = arch.pre_logits or arch.head or arch.stages[-1][-1]
