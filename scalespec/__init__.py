@@ -3,13 +3,13 @@
 from .errors import SpecError
 
 __version__ = "0.1.0"
-__all__ = ["SpecError", "__version__", "create_model"]
+__all__ = ["SpecError", "__version__", "create_model", "reset_classifier"]
 
 
 def __getattr__(name: str):
-    """``scalespec.create_model`` without importing anything heavy at ``import scalespec``."""
-    if name == "create_model":
-        from .api import create_model
+    """``scalespec.create_model`` and ``reset_classifier`` without importing anything heavy at ``import scalespec``."""
+    if name in ("create_model", "reset_classifier"):
+        from . import api
 
-        return create_model
+        return getattr(api, name)
     raise AttributeError(f"module 'scalespec' has no attribute {name!r}")

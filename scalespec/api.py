@@ -105,3 +105,15 @@ def create_model(
         if notes:
             warnings.warn(f"{weights}: {'; '.join(notes)}", stacklevel=2)
     return built
+
+
+def reset_classifier(model: Any, num_classes: int, drop_rate: float | None = None) -> Any:
+    """A freshly initialised classifier of ``num_classes`` (0: none) on a scalespec model, as
+    timm's ``model.reset_classifier``. PyTorch models change in place (and are returned);
+    a Keras graph cannot, so a new ``keras.Model`` sharing every other layer is returned."""
+    if hasattr(model, "reset_classifier"):
+        model.reset_classifier(num_classes, drop_rate)
+        return model
+    from .backends.tensorflow.runtime import reset_classifier as reset_keras
+
+    return reset_keras(model, num_classes, drop_rate)

@@ -293,3 +293,26 @@ def test_preprocessing_is_torchvisions():
         ours = preprocessing(name)
         assert (ours.resize, ours.crop, ours.interpolation) == (resize, crop, interpolation), name
         assert list(ours.mean) == mean and list(ours.std) == std, name
+
+
+def test_reset_classifier_in_every_framework(framework):
+    """timm's reset_classifier: a fresh classifier of the new size on the same trunk (PyTorch in
+    place, Keras as a new model sharing the layers); 0 leaves the pooled features."""
+    backend = get_backend(framework)
+    _, network = resolve_model("efficientnet-b0", resolution=32)
+    model = scalespec.create_model("efficientnet-b0", framework, resolution=32)
+    backend.import_weights(model, random_weights(network, 4))
+    x = random_input(network, 32, seed=1)
+    ten = scalespec.reset_classifier(model, 10)
+    assert backend.forward(ten, x).shape == (2, 10)
+    weights = backend.export_weights(ten)
+    assert weights["classifier.weight"].shape == (10, 1280)
+    features = scalespec.reset_classifier(ten, 0)
+    _, headless = resolve_model("efficientnet-b0", resolution=32, num_classes=0)
+    reference = backend.build(headless)
+    backend.import_weights(reference, {k: v for k, v in weights.items() if not k.startswith("classifier.")})
+    np.testing.assert_allclose(
+        backend.forward(features, x), backend.forward(reference, x), rtol=1e-6, atol=1e-7
+    )
+    with pytest.raises(ValueError, match="num_classes"):
+        scalespec.reset_classifier(model, -1)

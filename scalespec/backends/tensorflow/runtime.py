@@ -234,4 +234,34 @@ def build_keras_model(arch: Architecture) -> keras.Model:
     finally:
         sys.setrecursionlimit(limit)
     model.feature_info = feature_info(arch)  # the levels of a features-only model, else empty
+    model.init_scheme = arch.init  # for reset_classifier's fresh layer
+    model.drop_rate = arch.classifier.dropout if arch.classifier else 0.0
     return model
+
+
+def reset_classifier(model: keras.Model, num_classes: int, drop_rate: float | None = None) -> keras.Model:
+    """A new model sharing every layer of ``model`` but the classifier, which is replaced by a
+    freshly initialised one of ``num_classes`` (0: none, pooled features out), for fine-tuning."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+        raise ValueError(f"num_classes must be 0 (no classifier) or more, got {num_classes!r}")
+    if getattr(model, "feature_info", None):
+        raise ValueError("a features-only model has no classifier to reset")
+    head = [
+        layer for layer in model.layers if layer.name == "classifier" or layer.name.startswith("classifier__")
+    ]
+    features = head[0].input if head else model.output
+    if len(features.shape) != 2:
+        raise ValueError(
+            "the model ends in a feature map (include_top=False): there is no classifier to reset"
+        )
+    rate = getattr(model, "drop_rate", 0.0) if drop_rate is None else drop_rate
+    x = features
+    if num_classes:
+        x = dense(
+            features, "classifier", num_classes, None, rate, getattr(model, "init_scheme", "torchvision")
+        )
+    new = keras.Model(model.inputs, x, name=model.name)
+    new.feature_info, new.drop_rate = [], rate
+    new.init_scheme = getattr(model, "init_scheme", "torchvision")
+    new.preprocessing = getattr(model, "preprocessing", None)
+    return new
