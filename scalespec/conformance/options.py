@@ -80,7 +80,10 @@ OPTIONS = (
         help="write one JSON report of every item's checks, merged across xdist workers",
     ),
     Option(
-        dest="profile", metavar="NAME", where=(PYTEST,), help="convention profile to resolve with (keras)"
+        dest="profile",
+        metavar="NAME",
+        where=(PYTEST,),
+        help="convention profile to resolve with (keras); 'all': each spec with no profile and then each of its own",
     ),
     Option(
         dest="random_profile",
@@ -129,6 +132,11 @@ MODEL_FIELDS = (
     "num_classes",
     "max_macs",
     "max_params",
+    "in_chans",
+    "drop_rate",
+    "drop_path_rate",
+    "out_indices",
+    "features_only",
 )
 
 

@@ -167,6 +167,13 @@ def _variants(spec, wanted: str) -> list[str | None]:
     return [name.strip() for name in wanted.split(",") if name.strip()]
 
 
+def _profiles(spec, wanted: str | None) -> list[str | None]:
+    """``all``: no profile, then each of the spec's own (items ``b0``, ``b0:keras``); else the one given."""
+    if wanted == "all":
+        return [None, *spec.profiles]
+    return [wanted]
+
+
 class SpecFile(pytest.File):
     """A spec file: one item per selected variant (one failing item when the file is invalid)."""
 
@@ -179,10 +186,13 @@ class SpecFile(pytest.File):
         except SpecError as exc:
             yield SpecItem.from_parent(self, name="invalid", spec=None, variant=None, error=exc)
             return
+        profiles = _profiles(spec, self.config.getoption("scalespec_profile"))
         for variant in _variants(spec, self.config.getoption("scalespec_variants")):
-            yield SpecItem.from_parent(
-                self, name=variant or "default", spec=spec, variant=variant, error=None
-            )
+            for profile in profiles:
+                name = (variant or "default") + (f":{profile}" if profile and len(profiles) > 1 else "")
+                yield SpecItem.from_parent(
+                    self, name=name, spec=spec, variant=variant, profile=profile, error=None
+                )
 
 
 class ConformanceError(AssertionError):
@@ -192,9 +202,9 @@ class ConformanceError(AssertionError):
 class SpecItem(pytest.Item):
     """Conform one spec file at one variant in the chosen backends."""
 
-    def __init__(self, *, spec, variant, error, **kwargs):
+    def __init__(self, *, spec, variant, error, profile=None, **kwargs):
         super().__init__(**kwargs)
-        self.spec, self.variant, self.error = spec, variant, error
+        self.spec, self.variant, self.error, self.profile = spec, variant, error, profile
         self.add_marker("scalespec")
 
     def runtest(self) -> None:
@@ -210,7 +220,7 @@ class SpecItem(pytest.Item):
             self.spec,
             variant=self.variant,
             resolution=opt("scalespec_resolution"),
-            profile=opt("scalespec_profile"),
+            profile=self.profile,
         )
         identity = network_identity(network, model=str(self.path))
         report = conform(
@@ -222,9 +232,10 @@ class SpecItem(pytest.Item):
         )
         self.user_properties.extend(report_properties(report.as_dict()))
         if not report.ok:
-            args = f"variant={self.variant!r}, resolution={network.resolution}, profile={opt('scalespec_profile')!r}"
-            raise ConformanceError(
-                f"{self.path} ({args}) failed: {', '.join(report.failed_names())}\n\n{dump_spec(self.spec)}\n{render(report)}"
+            args = f"variant={self.variant!r}, resolution={network.resolution}, profile={self.profile!r}"
+            raise ConformanceError(  # the figures first; the spec, for reference, after them
+                f"{self.path} ({args}) failed: {', '.join(report.failed_names())}\n\n{render(report)}\n"
+                f"the spec ({self.path.name}):\n{dump_spec(self.spec)}"
             )
 
     def repr_failure(self, excinfo, style=None):

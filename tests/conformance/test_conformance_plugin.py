@@ -67,6 +67,23 @@ def test_one_item_per_file_and_default_variant_or_all_variants(pytester, spec_di
     result.stdout.fnmatch_lines(["2 tests collected*"])
 
 
+def test_each_specs_own_profiles_with_profile_all(pytester, spec_dir):
+    """--scalespec-profile all: every spec without a profile, then with each of its own."""
+    text = (spec_dir / "tiny-same.yaml").read_text() + "profiles:\n  alt: {activation: relu}\n"
+    (spec_dir / "tiny-same.yaml").write_text(text)
+    result = pytester.runpytest_subprocess(
+        "--scalespec-specs", "specs", "--scalespec-profile", "all", "--collect-only", "-q", *BACKENDS
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*tiny-same.yaml::base",
+            "*tiny-same.yaml::base:alt",
+            "*tiny-symmetric.json::default",
+            "3 tests collected*",
+        ]
+    )
+
+
 @frameworks
 def test_passing_specs_pass(pytester, spec_dir):
     result = pytester.runpytest_subprocess(
@@ -103,6 +120,7 @@ def test_planted_bug_fails_with_the_spec_and_the_numbers(pytester, spec_dir):
     assert "failed: outputs" in out and "FAIL: outputs" in out
     assert "name: tiny-same" in out and "padding: same" in out  # the spec, as YAML
     assert "tensorflow vs torch" in out and "max_abs" in out and "worst" in out
+    assert out.index("FAIL: outputs") < out.index("name: tiny-same")  # the figures before the spec
     assert "Traceback" not in out  # a readable report, not a stack dump
 
 
