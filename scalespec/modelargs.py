@@ -58,6 +58,20 @@ def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
         "--features-only", action="store_true", help="return the feature maps at every reduction, not logits"
     )
     parser.add_argument("--out-indices", type=_indices, help="feature levels to return, e.g. 1,2,3,4 or -1")
+    parser.add_argument(
+        "--no-top",
+        dest="include_top",
+        action="store_false",
+        help="no dense layers (keras.applications' include_top=False)",
+    )
+    parser.add_argument(
+        "--pooling",
+        choices=("avg", "max"),
+        help="with --no-top: pool the last map (default: the map is the output)",
+    )
+    parser.add_argument(
+        "--classifier-activation", choices=("softmax",), help="probabilities out instead of logits"
+    )
 
 
 def _indices(text: str) -> tuple[int, ...]:
@@ -68,7 +82,14 @@ def _indices(text: str) -> tuple[int, ...]:
 
 
 def features_of(network: Network, args: argparse.Namespace) -> Network:
-    """``network``, truncated to its feature pyramid when --features-only asks for it."""
+    """``network`` with the end the flags ask for: its feature pyramid (--features-only), no
+    dense layers (--no-top, --pooling), or probabilities out (--classifier-activation)."""
     if getattr(args, "out_indices", None) is not None and not getattr(args, "features_only", False):
         raise SpecError([("out_indices", "--out-indices picks feature levels: add --features-only")])
-    return network.with_features(args.out_indices) if getattr(args, "features_only", False) else network
+    if getattr(args, "features_only", False):
+        return network.with_features(args.out_indices)
+    return network.with_top(
+        include_top=getattr(args, "include_top", True),
+        pooling=getattr(args, "pooling", None),
+        classifier_activation=getattr(args, "classifier_activation", None),
+    )

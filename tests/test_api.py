@@ -316,3 +316,19 @@ def test_reset_classifier_in_every_framework(framework):
     )
     with pytest.raises(ValueError, match="num_classes"):
         scalespec.reset_classifier(model, -1)
+
+
+def test_classifier_less_models_take_a_full_checkpoint(framework, tmp_path):
+    """num_classes=0 and include_top=False load a 1000-class checkpoint, skipping its
+    classifier with a warning; the trunk is the checkpoint's."""
+    _, network = resolve_model("efficientnet-b0", resolution=32)
+    checkpoint = random_weights(network, 6)
+    path = save_safetensors(checkpoint, tmp_path / "b0.safetensors")
+    for options in ({"num_classes": 0}, {"include_top": False}):
+        with pytest.warns(UserWarning, match="skipped classifier.weight"):
+            model = scalespec.create_model(
+                "efficientnet-b0", framework, resolution=32, weights=path, **options
+            )
+        loaded = get_backend(framework).export_weights(model)
+        assert "classifier.weight" not in loaded
+        assert all(np.array_equal(value, checkpoint[name]) for name, value in loaded.items())

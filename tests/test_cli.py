@@ -239,3 +239,28 @@ def test_only_known_startup_chatter_is_filtered():
     ]
     assert all(STARTUP_NOISE.match(line) for line in noise)
     assert not any(STARTUP_NOISE.match(line) for line in real)
+
+
+@pytest.mark.parametrize(
+    ("flags", "shape"),
+    [
+        (["--no-top"], (1, 1280, 1, 1)),
+        (["--no-top", "--pooling", "max"], (1, 1280)),
+        (["--features-only", "--out-indices", "-1"], None),
+    ],
+)
+def test_generate_bakes_the_model_end_into_the_file(flags, shape, tmp_path):
+    """--no-top, --pooling and --features-only end up in the file's table: build_model()
+    returns that end with no arguments."""
+    torch = pytest.importorskip("torch")
+    from scalespec.backends.source import load_generated
+
+    out = tmp_path / "model.py"
+    assert main(["generate", "efficientnet-b0", "--framework", "torch", "-o", str(out), *flags]) == 0
+    model = load_generated(out).build_model().eval()
+    with torch.no_grad():
+        result = model(torch.zeros(1, 3, 32, 32))
+    if shape is None:
+        assert [tuple(m.shape) for m in result] == [(1, 320, 1, 1)]
+    else:
+        assert tuple(result.shape) == shape

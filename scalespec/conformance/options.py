@@ -137,6 +137,8 @@ MODEL_FIELDS = (
     "drop_path_rate",
     "out_indices",
     "features_only",
+    "pooling",
+    "classifier_activation",
 )
 
 
