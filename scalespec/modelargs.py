@@ -6,6 +6,7 @@ import argparse
 
 from .errors import SpecError
 from .ir.network import Network
+from .ir.table import POOLS
 from .zoo import ModelRef, resolve_model
 
 
@@ -66,7 +67,7 @@ def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--pooling",
-        choices=("avg", "max"),
+        choices=POOLS,
         help="with --no-top: pool the last map (default: the map is the output)",
     )
     parser.add_argument(

@@ -228,8 +228,7 @@ def check_shape(name: str, subject: str, output: np.ndarray, expected: tuple[int
 def expected_output_shape(network: Network, batch: int) -> tuple[int, ...]:
     """Logits, pooled features, or (an unpooled network) the last feature map, NCHW."""
     if network.pool is None:
-        last = network.head or (network.blocks[-1] if network.blocks else network.stem)
-        return (batch, last.out_channels, *last.out_size)
+        return (batch, network.last_map.out_channels, *network.last_map.out_size)
     return (batch, network.num_classes or network.num_features)
 
 

@@ -182,7 +182,7 @@ def check_backend(
     if report.weights is not None and report.train_input is not None:
         _train(backend, model, network, report, device)
     del model
-    if report.weights is not None and backend.name in report.taps and _fits_features_check(network):
+    if report.weights is not None and backend.name in report.taps and expected.params <= FEATURES_MAX_PARAMS:
         _features(backend, network, report, device)
 
 
@@ -251,12 +251,6 @@ def _run(backend, model, network: Network, report: Report, device: str) -> None:
 # b8 takes 3 s, L2's second model took a CI worker to 16.8 of 24 GB) than it adds, since the
 # pyramid is the same code for every network and the taps check compares every level's map.
 FEATURES_MAX_PARAMS = 25_000_000
-
-
-def _fits_features_check(network: Network) -> bool:
-    """The features check builds a second model; above FEATURES_MAX_PARAMS it is left out (the
-    eval taps still compare every level's map)."""
-    return network_cost(network).total.params <= FEATURES_MAX_PARAMS
 
 
 def _features(backend, network: Network, report: Report, device: str) -> None:

@@ -12,7 +12,16 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from ..errors import SpecError
-from .table import BlockRow, ConvRow, FeatureLevel, LinearRow, block_layers, feature_levels, read_architecture
+from .table import (
+    POOLS,
+    BlockRow,
+    ConvRow,
+    FeatureLevel,
+    LinearRow,
+    block_layers,
+    feature_levels,
+    read_architecture,
+)
 
 Padding = Literal["symmetric", "same"]
 
@@ -173,6 +182,12 @@ class Network:
     def num_classes(self) -> int:
         return self.classifier.out_features if self.classifier else 0
 
+    @property
+    def last_map(self) -> Conv | Block:
+        """What makes the last feature map (the head conv, else the last block, else the stem):
+        its ``out_channels`` and ``out_size`` are an unpooled network's output."""
+        return self.head or (self.blocks[-1] if self.blocks else self.stem)
+
     def stage(self, index: int) -> tuple[Block, ...]:
         return tuple(block for block in self.blocks if block.stage == index)
 
@@ -262,7 +277,7 @@ class Network:
         dense layers (pre-logits and classifier); then ``pooling`` None leaves the last feature
         map as the output, ``avg`` or ``max`` pools it. ``classifier_activation`` ``softmax``
         turns the logits into probabilities (None: logits, the default everywhere here)."""
-        if pooling not in POOLINGS:
+        if pooling not in (*POOLS, None):
             raise SpecError([("pooling", f"pooling must be one of avg, max or None, got {pooling!r}")])
         if classifier_activation not in CLASSIFIER_ACTIVATIONS:
             raise SpecError(
@@ -287,11 +302,7 @@ class Network:
             return replace(self, classifier=replace(self.classifier, activation=classifier_activation))
         if classifier_activation:
             raise SpecError([("classifier_activation", "include_top=False has no classifier to activate")])
-        channels = (
-            self.head.out_channels
-            if self.head
-            else (self.blocks[-1].out_channels if self.blocks else self.stem.out_channels)
-        )
+        channels = self.last_map.out_channels
         return replace(self, pre_logits=None, classifier=None, pool=pooling, num_features=channels)
 
     def feature_levels(self) -> list[FeatureLevel]:
@@ -333,7 +344,6 @@ def _linear_row(linear: Linear) -> dict:
     return LinearRow(linear.in_features, linear.out_features, linear.activation, linear.dropout)._asdict()
 
 
-POOLINGS = ("avg", "max", None)
 CLASSIFIER_ACTIVATIONS = (None, "softmax")
 
 

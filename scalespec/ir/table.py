@@ -229,6 +229,9 @@ class Architecture(NamedTuple):
     pool: str | None = "avg"  # global pooling after the head: avg, max, or None (the map is the output)
 
 
+POOLS = ("avg", "max")  # global pooling after the head; None: no pool, the last map is the output
+
+
 class FeatureLevel(NamedTuple):
     """One level of the feature pyramid: the tap whose output it is (the last one at its
     reduction), that map's channels, and its reduction (input size / map size, nominal)."""
@@ -294,7 +297,7 @@ def read_architecture(table: dict, num_classes: int | None = None) -> Architectu
     check_chain(arch, classifier)
     if arch.features:
         _check_features(arch, num_classes)
-    if arch.pool not in ("avg", "max", None):
+    if arch.pool not in (*POOLS, None):
         raise ValueError(f"pool must be 'avg', 'max' or None, got {arch.pool!r}")
     if arch.pool is None and not arch.features and (arch.pre_logits or arch.classifier):
         raise ValueError("pool: an unpooled network (pool None) has no pre_logits or classifier")

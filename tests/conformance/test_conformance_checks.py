@@ -80,3 +80,18 @@ def test_random_weights_are_seeded_well_scaled_and_not_identity_bn(b0):
     stem = first["stem.conv.weight"]  # He scale: std sqrt(2 / (3 * 3 * 3))
     assert stem.std() == pytest.approx(np.sqrt(2 / 27), rel=0.25)
     assert all(v.dtype == np.float32 for v in first.values())
+
+
+def test_sgd_check_fails_a_non_finite_gradient_instead_of_raising(b0):
+    """A NaN gradient is a failing row of sgd-step (named at its tap), not a KeyError."""
+    from scalespec.backends.base import TrainStep
+    from scalespec.conformance import taps as T
+
+    before = C.random_weights(b0, 0)
+    grads = {name: np.zeros_like(value) for name, value in before.items() if tensor_specs(b0)[name].trainable}
+    grads["stem.conv.weight"] = np.full_like(grads["stem.conv.weight"], np.nan)
+    step = TrainStep(
+        taps={}, loss=0.0, grads=grads, input_grad=np.zeros((2, 3, 32, 32), np.float32), after=before
+    )
+    check = T.check_sgd("torch", before, step, T.Layout(b0, 2), T.LEARNING_RATE)
+    assert not check.ok and check.figures["first"] == "stem"
