@@ -13,12 +13,14 @@ FRAMEWORKS = {
     "tensorflow": "tensorflow",
     "tf": "tensorflow",
     "keras": "tensorflow",
+    "onnx": "onnx",
+    "onnxruntime": "onnx",
 }
-BACKEND_NAMES = ("torch", "tensorflow")
+BACKEND_NAMES = ("torch", "tensorflow", "onnx")
 
 
 def get_backend(name: str) -> Backend:
-    """The backend called ``name`` (torch, pytorch, tensorflow, tf, keras)."""
+    """The backend called ``name`` (torch, pytorch, tensorflow, tf, keras, onnx, onnxruntime)."""
     key = FRAMEWORKS.get(name.lower())
     if key is None:
         raise SpecError(

@@ -1,16 +1,22 @@
 """The Backend protocol: what every framework folder offers the CLI and the conformance suite.
 
-Each backend package (``scalespec.backends.torch``, ``scalespec.backends.tensorflow``) has
-the same parts: runtime.py (framework blocks, importing nothing from scalespec, so that
-emitted files can carry its text), build.py, emit.py, weights.py, published.py (importer of
-the framework's published EfficientNet layouts), measure.py, and backend.py, whose ``BACKEND``
-object satisfies this protocol and is re-exported by the package's ``__init__``.
+Each backend package (``scalespec.backends.torch``, ``.tensorflow``, ``.onnx``) has the same
+parts: runtime.py (framework blocks, or ONNX's graph writer, over the architecture table),
+build.py, emit.py, weights.py, published.py (importer of the framework's published weight
+layouts), measure.py, train.py (taps and the training step), and backend.py, whose
+``BACKEND`` object satisfies this protocol and is re-exported by the package's ``__init__``.
+
+Two things differ between backends and are declared, not guessed: ``suffix`` is what
+``emit`` makes (``.py`` source defining ``build_model``, or an ``.onnx`` graph holding its
+weights), and ``trains`` says whether the backend runs training (an ONNX inference graph
+does not: no training forward, ``train_step`` or ``stochastic_layers``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -65,7 +71,9 @@ StochasticFn = Callable[[np.ndarray, bool], np.ndarray]
 
 @runtime_checkable
 class Backend(Protocol):
-    name: str  # "torch" or "tensorflow"
+    name: str  # "torch", "tensorflow" or "onnx"
+    suffix: str  # the file emit() makes: ".py" (source defining build_model) or ".onnx"
+    trains: bool  # training forward, train_step, sensitivity and stochastic_layers run
 
     def available(self) -> bool:
         """True when the framework imports here."""
@@ -76,8 +84,20 @@ class Backend(Protocol):
     def build(self, network: Network, *, num_classes: int | None = None) -> Any:
         """A framework model built from the IR via runtime.py; ``num_classes`` as in ``architecture``."""
 
-    def emit(self, network: Network, *, origin: ModelRef | None = None, command: str | None = None) -> str:
-        """Standalone source defining ``build_model(num_classes=None)``; imports only the framework."""
+    def emit(
+        self,
+        network: Network,
+        *,
+        origin: ModelRef | None = None,
+        command: str | None = None,
+        weights: Mapping[str, np.ndarray] | None = None,
+    ) -> str | bytes:
+        """The standalone artifact: source defining ``build_model(num_classes=None)`` that imports
+        only the framework, or a graph file's bytes with ``weights`` embedded (a source file
+        holds no weights: giving them is a SpecError naming ``weights``)."""
+
+    def load_emitted(self, path: str | Path) -> Any:
+        """A model from an emitted artifact: a source file's ``build_model()``, a graph's model."""
 
     def export_weights(self, model: Any) -> Weights:
         """Canonical weights of ``model``."""
@@ -121,6 +141,20 @@ class Backend(Protocol):
     def use_device(self, device: str) -> str:
         """Where this backend runs when ``device`` (cpu or cuda) is asked for: ``cuda`` only where
         the framework sees a GPU, and then with TF32 off, so float32 means float32 (convention 7)."""
+
+
+def refuse_weights(weights: Mapping[str, np.ndarray] | None, framework: str) -> None:
+    """A generated source file builds fresh weights: embedding is an ONNX artifact's business."""
+    if weights is not None:
+        raise SpecError(
+            [
+                (
+                    "weights",
+                    f"a generated {framework} file holds no weights: load them with "
+                    "create_model(..., weights=FILE) or the backend's import_weights",
+                )
+            ]
+        )
 
 
 def architecture(network: Network, num_classes: int | None = None) -> Architecture:

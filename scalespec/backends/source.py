@@ -56,6 +56,14 @@ def comment_text(text: str, room: int = MAX_LINE) -> str:
 
 def header(network: Network, framework: str, origin: ModelRef | None, command: str | None) -> str:
     """Comment lines naming the generator, the spec (file and sha256), the resolution and the command."""
+    lines = provenance(network, framework, origin, command)
+    lines.append("Edit ARCHITECTURE (one row per block) to change the network; build_model() builds it.")
+    return "\n".join("# " + comment_text(line, MAX_LINE - 2) for line in lines)
+
+
+def provenance(network: Network, framework: str, origin: ModelRef | None, command: str | None) -> list[str]:
+    """What made a generated artifact: the generator, the spec (file and sha256), the resolution,
+    the command that regenerates it, one line each (raw text: escape it where it lands)."""
     m = network.multipliers
     how = f"phi {m.phi:g}" if m.phi is not None else (f"variant {m.variant}" if m.variant else "base")
     lines = [
@@ -70,8 +78,7 @@ def header(network: Network, framework: str, origin: ModelRef | None, command: s
         lines.append(f"Spec sha256: {origin.sha256}")
     if command:
         lines.append(f"Regenerate: {command}")
-    lines.append("Edit ARCHITECTURE (one row per block) to change the network; build_model() builds it.")
-    return "\n".join("# " + comment_text(line, MAX_LINE - 2) for line in lines)
+    return lines
 
 
 # ---------------------------------------------------------------- module text

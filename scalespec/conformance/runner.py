@@ -34,9 +34,10 @@ def _quiet(_: str) -> None:
 
 
 def parse_backends(text: str | Sequence[str] | None) -> list[str]:
-    """Canonical backend names from ``torch,tensorflow`` (default: every backend, in that order)."""
+    """Canonical backend names from ``torch,tensorflow,onnx`` (default: every backend whose
+    framework is installed here, in that order)."""
     if text is None:
-        return list(BACKEND_NAMES)
+        return installed_backends()
     items = text.split(",") if isinstance(text, str) else list(text)
     names = []
     for item in (i.strip() for i in items):
@@ -48,6 +49,14 @@ def parse_backends(text: str | Sequence[str] | None) -> list[str]:
     if not names:
         raise SpecError([("backends", "name at least one backend")])
     return names
+
+
+def installed_backends() -> list[str]:
+    """Every registered backend whose framework imports here, in BACKEND_NAMES order."""
+    found = [name for name in BACKEND_NAMES if get_backend(name).available()]
+    if not found:
+        raise SpecError([("backends", "no backend's framework is installed (pip install scalespec[torch])")])
+    return found
 
 
 def load_backends(names: Sequence[str]) -> list:
@@ -178,9 +187,10 @@ def check_backend(
         _import(backend, model, network, report.weights, report)
     _measure(backend, model, network.resolution, expected, report)
     _run(backend, model, network, report, device)
-    _stochastic(backend, model, network, report)
-    if report.weights is not None and report.train_input is not None:
-        _train(backend, model, network, report, device)
+    if backend.trains:  # an inference graph (onnx) has no training mode to check
+        _stochastic(backend, model, network, report)
+        if report.weights is not None and report.train_input is not None:
+            _train(backend, model, network, report, device)
     del model
     if report.weights is not None and backend.name in report.taps and expected.params <= FEATURES_MAX_PARAMS:
         _features(backend, network, report, device)
@@ -240,6 +250,8 @@ def _run(backend, model, network: Network, report: Report, device: str) -> None:
         report.taps[backend.name] = backend.trace(model, report.input, taps, device=device)
     except Exception as exc:
         report.checks.append(C.failed("shape", backend.name, exc))
+    if not backend.trains:
+        return
     try:
         out = np.asarray(backend.forward(model, report.input, training=True, device=device))
         report.checks.append(C.check_shape("train-shape", backend.name, out, want))
@@ -321,7 +333,7 @@ def _sensitivity(backends: Sequence, network: Network, report: Report, devices: 
         return None
     taps = [tap.name for tap in network.taps()]
     batch = TrainBatch(report.train_input, report.labels, T.LEARNING_RATE)
-    for backend in backends:
+    for backend in (b for b in backends if b.trains):
         model = backend.build(network)
         backend.import_weights(model, report.weights)
         spread = backend.sensitivity(model, batch, taps, device=devices[backend.name])

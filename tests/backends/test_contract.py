@@ -42,9 +42,35 @@ def _backend(name: str) -> Backend:
     return backend
 
 
+# Declared differences (Backend.suffix, Backend.trains) choose which promises apply; a test
+# of source files or training is parametrized over the backends that make them, not skipped.
+SOURCE_BACKENDS = [name for name in BACKEND_NAMES if get_backend(name).suffix == ".py"]
+TRAINING_BACKENDS = [name for name in BACKEND_NAMES if get_backend(name).trains]
+
+
 @pytest.fixture(params=BACKEND_NAMES)
 def backend(request) -> Backend:
     return _backend(request.param)
+
+
+@pytest.fixture(params=SOURCE_BACKENDS)
+def source_backend(request) -> Backend:
+    return _backend(request.param)
+
+
+@pytest.fixture(params=TRAINING_BACKENDS)
+def training_backend(request) -> Backend:
+    return _backend(request.param)
+
+
+def write_emitted(backend: Backend, network: Network, path: Path, **options) -> Path:
+    """The backend's artifact for ``network`` written to ``path`` (text or bytes)."""
+    artifact = backend.emit(network, **options)
+    if isinstance(artifact, bytes):
+        path.write_bytes(artifact)
+    else:
+        path.write_text(artifact, encoding="utf-8")
+    return path
 
 
 def tiny(padding: str = "symmetric", **overrides) -> Network:
@@ -91,6 +117,7 @@ def run_alone(path: Path) -> subprocess.CompletedProcess:
 def test_protocol(backend):
     assert isinstance(backend, Backend)
     assert backend.name in BACKEND_NAMES and backend.available()
+    assert backend.suffix in (".py", ".onnx") and isinstance(backend.trains, bool)
     assert isinstance(backend.version(), str) and backend.version()
     assert backend.devices()[0] == "cpu"
     assert backend.use_device("cpu") == "cpu"
@@ -213,9 +240,8 @@ def test_num_classes_equals_resolving_with_it(backend):
 @pytest.mark.parametrize("padding", ["symmetric", "same"])
 def test_generated_equals_built(backend, tmp_path, padding):
     network = tiny(padding)
-    path = tmp_path / f"generated_{backend.name}_{padding}.py"
-    path.write_text(backend.emit(network), encoding="utf-8")
-    generated = load_generated(path).build_model()
+    path = write_emitted(backend, network, tmp_path / f"generated_{padding}{backend.suffix}")
+    generated = backend.load_emitted(path)
     built = loaded(backend, network, seed=5)
     backend.import_weights(generated, backend.export_weights(built))
     x = random_input(network, 29, seed=6)
@@ -226,9 +252,8 @@ def test_generated_feature_pyramid_equals_built(backend, tmp_path):
     """A features-only network emits a file whose build_model() returns the same maps, the same
     feature_info, and runs alone printing one shape per level."""
     network = tiny("same").with_features([0, -1])
-    path = tmp_path / f"pyramid_{backend.name}.py"
-    path.write_text(backend.emit(network), encoding="utf-8")
-    generated = load_generated(path).build_model()
+    path = write_emitted(backend, network, tmp_path / f"pyramid{backend.suffix}")
+    generated = backend.load_emitted(path)
     built = backend.build(network)
     backend.import_weights(built, random_weights(network, 3))
     backend.import_weights(generated, backend.export_weights(built))
@@ -240,11 +265,14 @@ def test_generated_feature_pyramid_equals_built(backend, tmp_path):
     assert len(ours) == len(network.features) == 2
     for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_array_equal(a, b)
+    if backend.suffix != ".py":
+        return  # a graph file does not run by itself; the onnx tests run it in a framework-free process
     run = run_alone(path)
     assert run.returncode == 0 and run.stdout.count("(") == len(network.features), run.stderr[-2000:]
 
 
-def test_generated_num_classes_rule(backend, tmp_path):
+def test_generated_num_classes_rule(source_backend, tmp_path):
+    backend = source_backend
     network = tiny(classifier={"num_classes": 0, "dropout": 0.2})
     path = tmp_path / f"headless_{backend.name}.py"
     path.write_text(backend.emit(network), encoding="utf-8")
@@ -256,7 +284,8 @@ def test_generated_num_classes_rule(backend, tmp_path):
         module.build_model(num_classes=-2)
 
 
-def test_generated_file_imports_only_its_framework_and_runs_alone(backend, tmp_path):
+def test_generated_file_imports_only_its_framework_and_runs_alone(source_backend, tmp_path):
+    backend = source_backend
     network = tiny("same")
     path = tmp_path / f"alone_{backend.name}.py"
     path.write_text(backend.emit(network), encoding="utf-8")
@@ -275,7 +304,8 @@ def test_generated_file_imports_only_its_framework_and_runs_alone(backend, tmp_p
     assert f"{network.name}: output (1, {network.num_classes}), {params} parameters" in done.stdout
 
 
-def test_hostile_name_stays_data(backend, tmp_path):
+def test_hostile_name_stays_data(source_backend, tmp_path):
+    backend = source_backend
     benign = ast.parse(backend.emit(tiny(name="benign")))
     network = tiny(name=HOSTILE)
     source = backend.emit(network)
@@ -291,7 +321,8 @@ def test_hostile_name_stays_data(backend, tmp_path):
     assert not (tmp_path / "MARK").exists()
 
 
-def test_generated_b0_reads_as_a_table(backend, tmp_path):
+def test_generated_b0_reads_as_a_table(source_backend, tmp_path):
+    backend = source_backend
     ref, network = resolve_model("efficientnet-b0")
     source = backend.emit(network, origin=ref, command="scalespec generate efficientnet-b0")
     lines = source.splitlines()
@@ -311,7 +342,8 @@ def test_generated_b0_reads_as_a_table(backend, tmp_path):
     assert done.returncode == 0, done.stdout
 
 
-def test_a_broken_chain_names_the_row(backend, tmp_path):
+def test_a_broken_chain_names_the_row(source_backend, tmp_path):
+    backend = source_backend
     network = tiny()
     source = backend.emit(network)
     first = network.stage(1)[0].row  # stages[1][0]: make its input width disagree with the row before
@@ -378,9 +410,10 @@ def test_declared_initialisers_are_the_published_ones():
         assert specs["stages.1.0.se.expand.bias"].init == ("constant", 0.0)
 
 
-def test_taps_and_training_step_follow_the_ir(backend):
+def test_taps_and_training_step_follow_the_ir(training_backend):
     """Taps are named and shaped as the IR says; one training step changes every trainable
     tensor by -lr * its gradient and leaves the stochastic layers' rates as they were."""
+    backend = training_backend
     from scalespec.conformance.taps import check_stochastic
 
     network = tiny()
@@ -404,10 +437,11 @@ def test_taps_and_training_step_follow_the_ir(backend):
     assert stochastic.ok and stochastic.figures["layers"] > 0, stochastic.message  # rates restored
 
 
-def test_sensitivity_measures_without_changing_the_model(backend):
+def test_sensitivity_measures_without_changing_the_model(training_backend):
     """Where a backend measures rounding sensitivity, it covers every gradient with finite,
     non-negative spreads at most float32-rounding sized on this healthy network, and leaves
     the model as it was; a backend that cannot says so with None."""
+    backend = training_backend
     network = tiny()
     model = loaded(backend, network)
     x = random_input(network, network.resolution, 0, 2)
@@ -454,11 +488,26 @@ print("trained")
 """
 
 
-def test_strided_pointwise_conv_on_few_channels_trains(backend):
+def test_strided_pointwise_conv_on_few_channels_trains(training_backend):
     """A 1x1 stride-2 conv reading 3 channels trains: oneDNN's strided-1x1 backward corrupts
     the heap for fewer than 16 input channels (uxlfoundation/oneDNN#6035; TensorFlow 2.21
     aborted here), so such convs subsample first. Its own process, as a crash would kill ours."""
+    backend = training_backend
     run = subprocess.run(
         [sys.executable, "-c", STRIDED_POINTWISE, backend.name], capture_output=True, text=True, timeout=300
     )
     assert run.returncode == 0 and "trained" in run.stdout, run.stderr[-2000:]
+
+
+def test_weights_embed_only_where_the_artifact_holds_them(backend, tmp_path):
+    """A graph artifact carries the given canonical weights exactly; a source file refuses them."""
+    network = tiny("same")
+    weights = random_weights(network, 4)
+    if backend.suffix == ".py":
+        with pytest.raises(SpecError, match="weights: a generated .* file holds no weights"):
+            backend.emit(network, weights=weights)
+        return
+    path = write_emitted(backend, network, tmp_path / f"weights{backend.suffix}", weights=weights)
+    exported = backend.export_weights(backend.load_emitted(path))
+    assert list(exported) == list(weights)
+    assert all(np.array_equal(exported[name], weights[name]) for name in weights)

@@ -8,13 +8,15 @@ import re
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ...ir.network import Network
 from ...zoo import ModelRef
-from ..base import Measured, StochasticFn, TrainBatch, TrainStep, Weights
+from ..base import Measured, StochasticFn, TrainBatch, TrainStep, Weights, refuse_weights
+from ..source import load_generated
 
 # TensorFlow's start-up chatter on stderr: absl's pre-init notice, info lines (oneDNN, CPU
 # features and their continuation line), and the CUDA probe's errors on a machine without a GPU
@@ -59,6 +61,8 @@ class TensorFlowBackend:
     """TensorFlow 2 / Keras 3 backend (NHWC inside; NCHW numpy at the boundary)."""
 
     name = "tensorflow"
+    suffix = ".py"
+    trains = True
 
     def available(self) -> bool:
         """True when TensorFlow and Keras import here."""
@@ -82,11 +86,23 @@ class TensorFlowBackend:
 
         return build(network, num_classes=num_classes)
 
-    def emit(self, network: Network, *, origin: ModelRef | None = None, command: str | None = None) -> str:
+    def emit(
+        self,
+        network: Network,
+        *,
+        origin: ModelRef | None = None,
+        command: str | None = None,
+        weights: Mapping[str, np.ndarray] | None = None,
+    ) -> str:
         """Standalone Keras source defining ``build_model(num_classes=None)``."""
         from .emit import emit
 
+        refuse_weights(weights, "Keras")
         return emit(network, origin=origin, command=command)
+
+    def load_emitted(self, path: str | Path) -> Any:
+        """``build_model()`` of a generated file (fresh weights)."""
+        return load_generated(path).build_model()
 
     def export_weights(self, model: Any) -> Weights:
         """Canonical weights of ``model``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,8 @@ import torch
 
 from ...ir.network import Network
 from ...zoo import ModelRef
-from ..base import Measured, StochasticFn, TrainBatch, TrainStep, Weights
+from ..base import Measured, StochasticFn, TrainBatch, TrainStep, Weights, refuse_weights
+from ..source import load_generated
 from . import build as _build
 from . import emit as _emit
 from . import measure as _measure
@@ -22,6 +24,8 @@ class TorchBackend:
     """PyTorch: build/emit models from the IR, move canonical weights, run and count them."""
 
     name = "torch"
+    suffix = ".py"
+    trains = True
 
     def available(self) -> bool:
         return True
@@ -32,8 +36,20 @@ class TorchBackend:
     def build(self, network: Network, *, num_classes: int | None = None) -> torch.nn.Module:
         return _build.build(network, num_classes=num_classes)
 
-    def emit(self, network: Network, *, origin: ModelRef | None = None, command: str | None = None) -> str:
+    def emit(
+        self,
+        network: Network,
+        *,
+        origin: ModelRef | None = None,
+        command: str | None = None,
+        weights: Mapping[str, np.ndarray] | None = None,
+    ) -> str:
+        refuse_weights(weights, "PyTorch")
         return _emit.emit(network, origin=origin, command=command)
+
+    def load_emitted(self, path: str | Path) -> torch.nn.Module:
+        """``build_model()`` of a generated file (fresh weights, training mode)."""
+        return load_generated(path).build_model()
 
     def export_weights(self, model: Any) -> Weights:
         return _weights.export_weights(model)

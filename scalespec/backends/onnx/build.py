@@ -1,0 +1,136 @@
+"""IR -> an ONNX graph through runtime.py, wrapped with the onnxruntime sessions that run it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from ... import __version__
+from ...errors import SpecError
+from ...files import atomic_write
+from ...ir.network import Network
+from ...ir.table import Init, feature_info, read_architecture
+from ..base import architecture
+from .runtime import INPUT, build_graph, draw
+
+TABLE_KEY = "scalespec.architecture"  # metadata: the table the graph was written from, as JSON
+VERSION_KEY = "scalespec.version"
+
+
+class OnnxModel:
+    """An ONNX inference graph written by scalespec, and onnxruntime sessions that run it.
+
+    ``proto`` is the ``onnx.ModelProto``: save it (``save``), inspect it, or hand it to any
+    ONNX runtime. Calling the model runs NCHW float32 images through onnxruntime on the CPU.
+    ``feature_info`` lists a features-only graph's levels, as the other backends' models do.
+    """
+
+    def __init__(self, proto: onnx.ModelProto, network: Network | None = None):
+        self.proto = proto
+        table = json.loads(metadata(proto).get(TABLE_KEY, "null"))
+        if table is None:
+            raise SpecError([("model", "not an ONNX graph written by scalespec (no architecture metadata)")])
+        arch = read_architecture(table)
+        self.network = network
+        self.name = arch.name
+        self.feature_info = feature_info(arch)
+        self.num_classes = arch.classifier.out_features if arch.classifier else 0
+        self.preprocessing = None
+        self._sessions: dict[str, object] = {}
+
+    @property
+    def outputs(self) -> list[str]:
+        return [value.name for value in self.proto.graph.output]
+
+    def session(self, device: str = "cpu", extra_outputs: tuple[str, ...] = ()):
+        """An onnxruntime session on ``device`` (cuda: CUDAExecutionProvider with TF32 off),
+        made once per device; ``extra_outputs`` makes a one-off session that also returns
+        those intermediate values (taps)."""
+        key = device
+        if not extra_outputs and key in self._sessions:
+            return self._sessions[key]
+        session = new_session(self.proto, device, extra_outputs)
+        if not extra_outputs:
+            self._sessions[key] = session
+        return session
+
+    def weights_changed(self) -> None:
+        """Forget the sessions: they hold the old initializers."""
+        self._sessions.clear()
+
+    def __call__(self, x: np.ndarray) -> np.ndarray | list[np.ndarray]:
+        """Logits (or the graph's one output) for NCHW float32 ``x``; a features-only graph's maps."""
+        out = self.session().run(None, {INPUT: np.ascontiguousarray(x, dtype=np.float32)})
+        return out if self.feature_info else out[0]
+
+    def save(self, path: str | Path, *, force: bool = False) -> Path:
+        """Write the .onnx file atomically; an existing file is kept unless ``force``."""
+        return atomic_write(path, self.proto.SerializeToString(), force=force)
+
+
+def new_session(proto: onnx.ModelProto, device: str, extra_outputs: tuple[str, ...] = ()):
+    """An onnxruntime InferenceSession for ``proto`` on ``device``; ``extra_outputs`` are
+    intermediate values to return after the graph's outputs (added for this session only)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: no warnings about unused initializers
+    providers: list = ["CPUExecutionProvider"]
+    if device == "cuda":  # float32 means float32 (convention 7): no TF32
+        providers.insert(0, ("CUDAExecutionProvider", {"use_tf32": 0}))
+    graph_outputs = proto.graph.output
+    known = len(graph_outputs)
+    for name in extra_outputs:
+        graph_outputs.add().CopyFrom(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    try:
+        serialized = proto.SerializeToString()
+    finally:
+        while len(graph_outputs) > known:
+            graph_outputs.pop()
+    return ort.InferenceSession(serialized, options, providers=providers)
+
+
+def metadata(proto: onnx.ModelProto) -> dict[str, str]:
+    """The model's metadata_props as a dict."""
+    return {entry.key: entry.value for entry in proto.metadata_props}
+
+
+def set_metadata(proto: onnx.ModelProto, **entries: str) -> None:
+    """Add or replace metadata_props entries (keys given with ``_`` for ``.``: scalespec_origin)."""
+    current = metadata(proto) | {key.replace("_", ".", 1): value for key, value in entries.items()}
+    del proto.metadata_props[:]
+    for key, value in current.items():
+        proto.metadata_props.add(key=key, value=value)
+
+
+def fresh_source(seed: int | None = None):
+    """A tensor source drawing each tensor from its declared initialiser (convention 8)."""
+    rng = np.random.default_rng(seed)
+
+    def source(name: str, shape: tuple[int, ...], init: Init) -> np.ndarray:
+        return draw(init, shape, rng)
+
+    return source
+
+
+def build(network: Network, *, num_classes: int | None = None, seed: int | None = None) -> OnnxModel:
+    """The network as an ONNX graph with freshly drawn initializers under canonical names."""
+    table = network.to_table()
+    arch = architecture(network, num_classes)
+    if num_classes is not None:
+        table["classifier"] = {**table["classifier"], "out_features": num_classes}
+    proto = build_graph(arch, fresh_source(seed))
+    set_metadata(proto, scalespec_architecture=json.dumps(table), scalespec_version=__version__)
+    return OnnxModel(proto, network if num_classes is None else None)
+
+
+def load(path: str | Path) -> OnnxModel:
+    """An ONNX file written by scalespec, with its weights, ready to run."""
+    try:
+        proto = onnx.load(str(path))
+    except Exception as exc:  # a truncated or foreign file
+        raise SpecError([("model", f"{path}: not a readable ONNX file ({exc})")]) from None
+    return OnnxModel(proto)
