@@ -28,7 +28,8 @@ EPILOG = """examples:
   scalespec show my_net.yaml --phi 2.5 --resolution 256 --json
   scalespec fit efficientnet --max-macs 2e9 --max-params 2e7
   scalespec generate efficientnet-b0 --framework torch -o model.py
-  scalespec conform efficientnet-b0 --backends torch,tensorflow
+  scalespec generate efficientnet-b0 --framework onnx --weights b0.safetensors -o b0.onnx
+  scalespec conform efficientnet-b0 --backends torch,tensorflow,onnx
   scalespec port b0.pth --model efficientnet-b0 -o b0.safetensors
 
 MODEL_OR_FILE is a zoo name (efficientnet-b3, efficientnetv2-s, or a family name for its
@@ -183,19 +184,30 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from .backends import get_backend
-    from .files import atomic_write, check_output
+    from .files import atomic_write, check_output, load_safetensors
 
+    backend = get_backend(args.framework)
+    if backend.suffix != ".py" and args.output != "-" and not args.output.endswith(backend.suffix):
+        raise SpecError([("output", f"{backend.name} writes a {backend.suffix} file, not {args.output!r}")])
     if args.output != "-":
         check_output(args.output, force=args.force)  # before any work
-    backend = get_backend(args.framework)
+    weights = load_safetensors(args.weights, field="weights") if args.weights else None
     ref, net = resolve_args(args, num_classes=args.num_classes)
     net = features_of(net, args)
-    source = backend.emit(net, origin=ref, command=_command(args.argv))
+    artifact = backend.emit(net, origin=ref, command=_command(args.argv), weights=weights)
     if args.output == "-":
-        sys.stdout.write(source)
+        if isinstance(artifact, bytes):
+            sys.stdout.buffer.write(artifact)
+        else:
+            sys.stdout.write(artifact)
         return 0
-    path = atomic_write(args.output, source, force=args.force)
-    print(f"wrote {path} ({backend.name}, {net.name}): build_model() returns the model", file=sys.stderr)
+    path = atomic_write(args.output, artifact, force=args.force)
+    use = (
+        "build_model() returns the model"
+        if backend.suffix == ".py"
+        else "run it with onnxruntime (input 'image')"
+    )
+    print(f"wrote {path} ({backend.name}, {net.name}): {use}", file=sys.stderr)
     return 0
 
 
@@ -280,10 +292,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-params", type=float, help="budget in trainable parameters (e.g. 2e7)")
     p.set_defaults(func=cmd_fit)
 
-    p = sub.add_parser("generate", help="write a standalone PyTorch or Keras model file")
+    p = sub.add_parser("generate", help="write a standalone PyTorch or Keras model file, or an ONNX graph")
     add_model_arguments(p)
-    p.add_argument("--framework", required=True, help="torch or tensorflow")
+    p.add_argument(
+        "--framework", required=True, help="torch or tensorflow (a .py file), or onnx (a .onnx graph)"
+    )
     p.add_argument("-o", "--output", required=True, help="file to write ('-' for stdout)")
+    p.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="canonical .safetensors weights to embed (onnx; default: drawn from the declared initialisers)",
+    )
     p.add_argument("--num-classes", type=int, help="classifier size (default: the spec's)")
     add_tuning_arguments(p)
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")

@@ -1,4 +1,4 @@
-"""Random specs across the whole language conform in both backends (50 examples under ``ci``)."""
+"""Random specs across the whole language conform in all three backends (50 examples under ``ci``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from hypothesis import Phase, given, settings
 
 pytest.importorskip("torch")
 pytest.importorskip("tensorflow")
+pytest.importorskip("onnxruntime")
 
 from scalespec.conformance.random_specs import conform_case  # noqa: E402
 from scalespec.conformance.strategies import cases  # noqa: E402
@@ -17,4 +18,4 @@ from scalespec.conformance.strategies import cases  # noqa: E402
 @given(case=cases())
 def test_random_specs_conform(case):
     """Weights, shapes, counts and outputs agree; a failure shows the spec YAML and every figure."""
-    conform_case(case, ["torch", "tensorflow"])
+    conform_case(case, ["torch", "tensorflow", "onnx"])

@@ -1,4 +1,4 @@
-"""Every zoo model conforms on CPU in both backends: weights, shapes, counts and outputs.
+"""Every zoo model conforms on CPU in all three backends: weights, shapes, counts and outputs.
 
 Resolutions are reduced for speed except b0 (224, its nominal size): the b1..b8 and V2 models
 are checked at 64px, which still runs every block; the keras profile at odd and even sizes.
@@ -14,6 +14,7 @@ import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("tensorflow")
+pytest.importorskip("onnxruntime")
 
 from scalespec.conformance.report import render  # noqa: E402
 from scalespec.conformance.runner import conform, network_identity  # noqa: E402
@@ -51,7 +52,9 @@ def test_every_zoo_model_is_covered():
 def test_zoo_model_conforms(model, resolution, profile, record_property):
     ref = load_model(model)
     network = resolve(ref.spec, variant=ref.variant, resolution=resolution, profile=profile)
-    report = conform(network, ["torch", "tensorflow"], identity=network_identity(network, model=model))
+    report = conform(
+        network, ["torch", "tensorflow", "onnx"], identity=network_identity(network, model=model)
+    )
     outputs = next(c for c in report.checks if c.name == "outputs")
     record_property("max_abs", outputs.figures.get("max_abs"))
     record_property("max_rel", outputs.figures.get("max_rel"))

@@ -40,6 +40,7 @@ class OnnxModel:
         self.num_classes = arch.classifier.out_features if arch.classifier else 0
         self.preprocessing = None
         self._sessions: dict[str, object] = {}
+        self._serialized: bytes | None = None
 
     @property
     def outputs(self) -> list[str]:
@@ -49,17 +50,19 @@ class OnnxModel:
         """An onnxruntime session on ``device`` (cuda: CUDAExecutionProvider with TF32 off),
         made once per device; ``extra_outputs`` makes a one-off session that also returns
         those intermediate values (taps)."""
-        key = device
-        if not extra_outputs and key in self._sessions:
-            return self._sessions[key]
-        session = new_session(self.proto, device, extra_outputs)
+        if not extra_outputs and device in self._sessions:
+            return self._sessions[device]
+        if self._serialized is None:  # 6 s for a 2 GB graph: once per set of weights
+            self._serialized = self.proto.SerializeToString()
+        session = new_session(self._serialized, device, extra_outputs)
         if not extra_outputs:
-            self._sessions[key] = session
+            self._sessions[device] = session
         return session
 
     def weights_changed(self) -> None:
-        """Forget the sessions: they hold the old initializers."""
+        """Forget the sessions and the serialized graph: they hold the old initializers."""
         self._sessions.clear()
+        self._serialized = None
 
     def __call__(self, x: np.ndarray) -> np.ndarray | list[np.ndarray]:
         """Logits (or the graph's one output) for NCHW float32 ``x``; a features-only graph's maps."""
@@ -71,9 +74,13 @@ class OnnxModel:
         return atomic_write(path, self.proto.SerializeToString(), force=force)
 
 
-def new_session(proto: onnx.ModelProto, device: str, extra_outputs: tuple[str, ...] = ()):
-    """An onnxruntime InferenceSession for ``proto`` on ``device``; ``extra_outputs`` are
-    intermediate values to return after the graph's outputs (added for this session only)."""
+def new_session(serialized: bytes, device: str, extra_outputs: tuple[str, ...] = ()):
+    """An onnxruntime InferenceSession for a serialized graph on ``device``; ``extra_outputs``
+    are intermediate values to return after the graph's outputs.
+
+    The extra outputs are appended by protobuf's merge rule (a repeated field in concatenated
+    messages is concatenated), so a large graph is not serialized again to trace it.
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -81,15 +88,11 @@ def new_session(proto: onnx.ModelProto, device: str, extra_outputs: tuple[str, .
     providers: list = ["CPUExecutionProvider"]
     if device == "cuda":  # float32 means float32 (convention 7): no TF32
         providers.insert(0, ("CUDAExecutionProvider", {"use_tf32": 0}))
-    graph_outputs = proto.graph.output
-    known = len(graph_outputs)
-    for name in extra_outputs:
-        graph_outputs.add().CopyFrom(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
-    try:
-        serialized = proto.SerializeToString()
-    finally:
-        while len(graph_outputs) > known:
-            graph_outputs.pop()
+    if extra_outputs:
+        outputs = [
+            onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None) for name in extra_outputs
+        ]
+        serialized += onnx.ModelProto(graph=onnx.GraphProto(output=outputs)).SerializeToString()
     return ort.InferenceSession(serialized, options, providers=providers)
 
 

@@ -66,6 +66,17 @@ def output_name(arch: Architecture) -> str:
     return "features" if arch.pool else "feature_map"
 
 
+def output_shape(arch: Architecture) -> list:
+    """The classifier-style output's shape: (batch, classes or features), or an NCHW map."""
+    last = arch.classifier or arch.pre_logits
+    if last:
+        return ["batch", last.out_features]
+    channels = (
+        arch.head or (arch.stages[-1][-1] if arch.stages and arch.stages[-1] else arch.stem)
+    ).out_channels
+    return ["batch", channels] if arch.pool else ["batch", channels, None, None]
+
+
 class GraphWriter:
     """Collects nodes and initializers while the table is walked, one helper per layer kind."""
 
@@ -235,20 +246,22 @@ def build_graph(arch: Architecture, source: TensorSource) -> onnx.ModelProto:
     for s, stage in enumerate(arch.stages):
         for i, row in enumerate(stage):
             x = writer.block(x, f"stages.{s}.{i}", row)
-    if arch.features:
-        outputs = [level.tap for level in feature_info(arch)]
+    if arch.features:  # maps of sizes that follow the input's: left unnamed
+        outputs = {level.tap: ["batch", level.channels, None, None] for level in feature_info(arch)}
     else:
-        outputs = [_classifier_end(writer, x, arch)]
+        outputs = {_classifier_end(writer, x, arch): output_shape(arch)}
     image = helper.make_tensor_value_info(
         INPUT, TensorProto.FLOAT, ["batch", arch.stem.in_channels, "height", "width"]
     )
-    results = [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in outputs]
+    results = [
+        helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name, shape in outputs.items()
+    ]
     graph = helper.make_graph(writer.nodes, arch.name, [image], results, writer.initializers)
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="scalespec"
     )
     model.ir_version = 8  # the IR of opset 17, so runtimes of that generation load the file
-    return onnx.shape_inference.infer_shapes(model)
+    return model
 
 
 def draw(init: Init, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
