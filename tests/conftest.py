@@ -3,6 +3,10 @@ derandomized, bounded), ``dev`` and ``thorough``; all without a deadline.
 
 Pick one with ``--hypothesis-profile=NAME`` or the SCALESPEC_HYPOTHESIS_PROFILE variable.
 
+Keras on JAX (the keras-jax backend's worker, generated files run under KERAS_BACKEND=jax)
+compiles each op with XLA on first use, 65 ms apiece; JAX's persistent compilation cache,
+shared by every test and worker in .pytest_cache/jax, compiles each op once per run.
+
 Under pytest-xdist (``-n auto``), a test marked ``whole_machine`` (efficientnet-l2's 14 GB
 conformance) runs alone: it takes a file lock exclusively, every other test takes it shared.
 """
@@ -18,6 +22,9 @@ from hypothesis import settings
 from scalespec.conformance.profiles import PROFILE_ENV, register_profiles
 
 register_profiles()
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path(__file__).parents[1] / ".pytest_cache" / "jax"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 settings.load_profile(os.environ.get(PROFILE_ENV, "ci"))
 
 

@@ -6,6 +6,7 @@ import importlib
 
 from ..errors import SpecError
 from .base import Backend, Measured, Weights
+from .remote import REMOTE_BACKENDS, RemoteBackend
 
 FRAMEWORKS = {
     "torch": "torch",
@@ -19,13 +20,20 @@ FRAMEWORKS = {
 BACKEND_NAMES = ("torch", "tensorflow", "onnx")
 
 
+_REMOTE: dict[str, Backend] = {}
+
+
 def get_backend(name: str) -> Backend:
-    """The backend called ``name`` (torch, pytorch, tensorflow, tf, keras, onnx, onnxruntime)."""
+    """The backend called ``name`` (torch, pytorch, tensorflow, tf, keras, onnx, onnxruntime), or
+    the Keras backend on another Keras 3 backend in a worker process (keras-jax, keras-torch)."""
+    if name.lower() in REMOTE_BACKENDS:
+        if name.lower() not in _REMOTE:
+            _REMOTE[name.lower()] = RemoteBackend(name.lower(), *REMOTE_BACKENDS[name.lower()])
+        return _REMOTE[name.lower()]
     key = FRAMEWORKS.get(name.lower())
     if key is None:
-        raise SpecError(
-            [("framework", f"unknown framework {name!r} (choose from {', '.join(BACKEND_NAMES)})")]
-        )
+        known = ", ".join([*BACKEND_NAMES, *REMOTE_BACKENDS])
+        raise SpecError([("framework", f"unknown framework {name!r} (choose from {known})")])
     try:
         module = importlib.import_module(f"{__name__}.{key}")
     except ImportError as exc:
@@ -33,4 +41,4 @@ def get_backend(name: str) -> Backend:
     return module.BACKEND
 
 
-__all__ = ["Backend", "Measured", "Weights", "get_backend", "BACKEND_NAMES"]
+__all__ = ["Backend", "Measured", "Weights", "get_backend", "BACKEND_NAMES", "REMOTE_BACKENDS"]

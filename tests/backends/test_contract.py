@@ -1,7 +1,8 @@
 """The backend contract: every registered backend keeps the same promises, checked by one suite.
 
-A new backend passes by being registered in scalespec.backends (BACKEND_NAMES); nothing here
-names a framework. Framework-specific behaviour (padding by hand, layouts, exports) stays in
+A new backend passes by being registered in scalespec.backends (BACKEND_NAMES, or
+REMOTE_BACKENDS for the Keras runtime on another Keras 3 backend in a worker process);
+nothing here names a framework. Framework-specific behaviour (padding by hand, layouts, exports) stays in
 the framework's own test files.
 """
 
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 import yaml
 
-from scalespec.backends import BACKEND_NAMES, get_backend
+from scalespec.backends import BACKEND_NAMES, REMOTE_BACKENDS, get_backend
 from scalespec.backends.base import Backend, TrainBatch
 from scalespec.backends.source import load_generated
 from scalespec.conformance.checks import random_input, random_weights
@@ -44,12 +45,24 @@ def _backend(name: str) -> Backend:
 
 # Declared differences (Backend.suffix, Backend.trains) choose which promises apply; a test
 # of source files or training is parametrized over the backends that make them, not skipped.
-SOURCE_BACKENDS = [name for name in BACKEND_NAMES if get_backend(name).suffix == ".py"]
-TRAINING_BACKENDS = [name for name in BACKEND_NAMES if get_backend(name).trains]
+CONTRACT_BACKENDS = [*BACKEND_NAMES, *REMOTE_BACKENDS]
+SOURCE_BACKENDS = [name for name in CONTRACT_BACKENDS if get_backend(name).suffix == ".py"]
+TRAINING_BACKENDS = [name for name in CONTRACT_BACKENDS if get_backend(name).trains]
 
 
-@pytest.fixture(params=BACKEND_NAMES)
+@pytest.fixture(params=CONTRACT_BACKENDS)
 def backend(request) -> Backend:
+    return _backend(request.param)
+
+
+# Full-size networks (b0) in every backend but keras-jax: Keras on JAX compiles each op shape
+# with XLA on first use, ~20 s per b0 test. It runs the tensorflow backend's code, held here
+# on tiny networks, and its fresh draws in tests/conformance/test_conformance_keras_backends.py.
+FULL_SIZE_BACKENDS = [name for name in CONTRACT_BACKENDS if name != "keras-jax"]
+
+
+@pytest.fixture(params=FULL_SIZE_BACKENDS)
+def full_size_backend(request) -> Backend:
     return _backend(request.param)
 
 
@@ -99,8 +112,9 @@ runpy.run_path(sys.argv[1], run_name='__main__')
 """
 
 
-def run_alone(path: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""}
+def run_alone(path: Path, environment: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run a generated file with ``environment`` added (a remote backend's: KERAS_BACKEND=jax)."""
+    env = {**os.environ, **(environment or {}), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""}
     return subprocess.run(
         [sys.executable, "-c", RUN_ALONE, str(path)],
         cwd=path.parent,
@@ -116,7 +130,7 @@ def run_alone(path: Path) -> subprocess.CompletedProcess:
 
 def test_protocol(backend):
     assert isinstance(backend, Backend)
-    assert backend.name in BACKEND_NAMES and backend.available()
+    assert backend.name in CONTRACT_BACKENDS and backend.available()
     assert backend.suffix in (".py", ".onnx") and isinstance(backend.trains, bool)
     assert isinstance(backend.version(), str) and backend.version()
     assert backend.devices()[0] == "cpu"
@@ -137,7 +151,8 @@ def test_canonical_names_and_shapes_follow_the_ir(backend, padding):
     assert all(v.dtype == np.float32 for v in exported.values())
 
 
-def test_zoo_names_follow_the_ir(backend):
+def test_zoo_names_follow_the_ir(full_size_backend):
+    backend = full_size_backend
     network = b0()
     names = list(backend.export_weights(backend.build(network)))
     assert names == list(tensor_specs(network))
@@ -267,7 +282,7 @@ def test_generated_feature_pyramid_equals_built(backend, tmp_path):
         np.testing.assert_array_equal(a, b)
     if backend.suffix != ".py":
         return  # a graph file does not run by itself; the onnx tests run it in a framework-free process
-    run = run_alone(path)
+    run = run_alone(path, getattr(backend, "environment", None))
     assert run.returncode == 0 and run.stdout.count("(") == len(network.features), run.stderr[-2000:]
 
 
@@ -298,7 +313,7 @@ def test_generated_file_imports_only_its_framework_and_runs_alone(source_backend
     frameworks = imported - set(sys.stdlib_module_names)
     assert "scalespec" not in imported and len(frameworks) >= 1
     assert frameworks <= {"torch", "keras", "tensorflow"}, frameworks
-    done = run_alone(path)
+    done = run_alone(path, getattr(backend, "environment", None))
     assert done.returncode == 0, done.stderr[-3000:]
     params = network_cost(network).total.params
     assert f"{network.name}: output (1, {network.num_classes}), {params} parameters" in done.stdout
@@ -316,7 +331,7 @@ def test_hostile_name_stays_data(source_backend, tmp_path):
     assert ast.literal_eval(table.value)["name"] == HOSTILE
     path = tmp_path / f"hostile_{backend.name}.py"
     path.write_text(source, encoding="utf-8")
-    done = run_alone(path)
+    done = run_alone(path, getattr(backend, "environment", None))
     assert done.returncode == 0, done.stderr[-3000:]
     assert not (tmp_path / "MARK").exists()
 
@@ -360,7 +375,8 @@ def test_a_broken_chain_names_the_row(source_backend, tmp_path):
         load_generated(path).build_model()
 
 
-def test_zoo_model_names_match_across_profiles(backend):
+def test_zoo_model_names_match_across_profiles(full_size_backend):
+    backend = full_size_backend
     for profile in (None, "keras"):
         network = b0(32, profile)
         assert list(backend.export_weights(backend.build(network))) == list(tensor_specs(network))
@@ -382,8 +398,9 @@ def test_other_dtypes_import_only_when_a_cast_is_asked_for(backend):
 
 
 @pytest.mark.parametrize("profile", [None, "keras"])
-def test_fresh_b0_is_drawn_from_the_declared_initialisers(backend, profile):
+def test_fresh_b0_is_drawn_from_the_declared_initialisers(full_size_backend, profile):
     """Every fresh tensor of b0 within the sampling bounds of its declared distribution."""
+    backend = full_size_backend
     from scalespec.conformance.checks import check_init
 
     network = b0(profile=profile)

@@ -120,13 +120,9 @@ class TensorFlowBackend:
         self, model: Any, x: np.ndarray, *, training: bool = False, device: str = "cpu"
     ) -> np.ndarray | list[np.ndarray]:
         """Run NCHW float32 ``x`` through ``model`` (transposed to NHWC here, and feature maps back)."""
-        import tensorflow as tf
+        from .train import nchw, run_model
 
-        from .train import nchw, tf_device
-
-        nhwc = np.ascontiguousarray(np.transpose(np.asarray(x, np.float32), (0, 2, 3, 1)))
-        with tf.device(tf_device(device)):
-            out = model(tf.constant(nhwc), training=training)
+        out = run_model(model, x, training=training, device=device)
         if not getattr(model, "feature_info", None):
             return nchw(out)  # logits or pooled features as they are; an unpooled map to NCHW
         # a features-only model's maps (Keras returns a one-level pyramid as a bare tensor)

@@ -1,7 +1,9 @@
 """Training-mode access to Keras models for conformance: canonical taps, one SGD step, drop layers.
 
 Taps are read from the functional graph: a tap's output is the output of the last layer
-whose name carries its canonical prefix (``stages__3__1__add`` for ``stages.3.1``).
+whose name carries its canonical prefix (``stages__3__1__add`` for ``stages.3.1``). Taps
+run under any Keras 3 backend; the training step and the drop layers use TensorFlow, which
+is imported only for them.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from contextlib import contextmanager
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from ..base import StochasticFn, TrainBatch, TrainStep
 from .runtime import canonical_name, keras_name
@@ -31,8 +32,30 @@ def nchw(value) -> np.ndarray:
     return np.ascontiguousarray(array.transpose(0, 3, 1, 2) if array.ndim == 4 else array)
 
 
-def _nhwc(x: np.ndarray) -> tf.Tensor:
-    return tf.constant(np.ascontiguousarray(np.transpose(np.asarray(x, np.float32), (0, 2, 3, 1))))
+def nhwc(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.transpose(np.asarray(x, np.float32), (0, 2, 3, 1)))
+
+
+def _nhwc(x: np.ndarray):
+    import tensorflow as tf
+
+    return tf.constant(nhwc(x))
+
+
+def run_model(model: keras.Model, x: np.ndarray, *, training: bool = False, device: str = "cpu"):
+    """``model`` on NCHW ``x`` (given to it as NHWC) under whichever Keras backend is active;
+    outputs as numpy (NHWC). TensorFlow runs on ``device``; other backends use their default."""
+    if keras.backend.backend() != "tensorflow":
+        out = model(nhwc(x), training=training)
+        return (
+            [keras.ops.convert_to_numpy(o) for o in out]
+            if isinstance(out, (list, tuple))
+            else keras.ops.convert_to_numpy(out)
+        )
+    import tensorflow as tf
+
+    with tf.device(tf_device(device)):
+        return model(_nhwc(x), training=training)
 
 
 def tap_model(model: keras.Model, taps: Sequence[str]) -> keras.Model:
@@ -53,8 +76,7 @@ def trace(
     model: keras.Model, x: np.ndarray, taps: Sequence[str], *, device: str = "cpu"
 ) -> dict[str, np.ndarray]:
     """Eval-mode outputs at ``taps``, NCHW."""
-    with tf.device(tf_device(device)):
-        outputs = tap_model(model, taps)(_nhwc(x), training=False)
+    outputs = run_model(tap_model(model, taps), x, device=device)
     return {tap: nchw(out) for tap, out in zip(taps, _as_list(outputs), strict=True)}
 
 
@@ -62,8 +84,10 @@ def _as_list(outputs) -> list:
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
-def cross_entropy(output: tf.Tensor, labels: np.ndarray) -> tf.Tensor:
+def cross_entropy(output, labels: np.ndarray):
     """Mean cross-entropy: softmax over the outputs, or sigmoid when there is one output."""
+    import tensorflow as tf
+
     if output.shape[1] == 1:
         targets = tf.constant(labels.astype(np.float32))
         return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(targets, output[:, 0]))
@@ -77,6 +101,8 @@ def train_step(
 ) -> TrainStep:
     """A training-mode forward with drop-path and dropout off, mean cross-entropy, gradients, and
     one ``keras.optimizers.SGD`` step; the model keeps the step."""
+    import tensorflow as tf
+
     x, labels, lr = batch.x, batch.labels, batch.lr
     slots = tensor_slots(model)
     by_variable = {id(var): (name, layer, var) for name, (layer, var) in slots.items() if var.trainable}
@@ -132,6 +158,8 @@ def stochastic_layers(model: keras.Model) -> dict[str, StochasticFn]:
 
 def _layer_fn(layer: keras.layers.Layer) -> StochasticFn:
     def run(x: np.ndarray, training: bool) -> np.ndarray:
+        import tensorflow as tf
+
         value = _nhwc(x) if x.ndim == 4 else tf.constant(np.asarray(x, np.float32))
         return nchw(layer(value, training=training))
 
