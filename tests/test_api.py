@@ -89,6 +89,8 @@ def test_fine_tuning_to_10_classes_from_a_1000_class_checkpoint(framework, tmp_p
     )
     _, ten = resolve_model("efficientnet-b0", resolution=32, num_classes=10)
     assert backend.forward(model, random_input(ten, 32, seed=0)).shape == (2, 10)
+    if not backend.trains:
+        return  # an inference graph (onnx) takes the fine-tuning checkpoint; training is the frameworks'
     # and it trains: a few SGD steps on one batch of the 10 classes lower the loss
     taps = [tap.name for tap in ten.taps()]
     x = random_input(ten, 32, seed=3, batch=16)
@@ -202,7 +204,7 @@ def test_fine_tuning_options_are_checked_by_name(options, field):
 )
 def test_keras_applications_top_options_agree_across_frameworks(options, shape, tmp_path):
     """include_top, pooling and classifier_activation as keras.applications names them: the
-    same shapes (NCHW here) and values in both frameworks from one checkpoint, counted as the
+    same shapes (NCHW here) and values in every framework from one checkpoint, counted as the
     cost model says; softmax rows sum to 1, and max pooling is the maximum of the map."""
     for name in BACKEND_NAMES:
         if not get_backend(name).available():
@@ -218,8 +220,9 @@ def test_keras_applications_top_options_agree_across_frameworks(options, shape, 
         assert outputs[name].shape == shape
         expected = network_cost(network.with_top(**options)).total
         assert backend.measure(model, 64).params == expected.params
-    torch_out, keras_out = outputs.values()
-    np.testing.assert_allclose(keras_out, torch_out, rtol=1e-4, atol=1e-5)
+    torch_out = outputs["torch"]
+    for name, out in outputs.items():
+        np.testing.assert_allclose(out, torch_out, rtol=1e-4, atol=1e-5, err_msg=name)
     if options.get("classifier_activation"):
         np.testing.assert_allclose(torch_out.sum(axis=1), 1.0, rtol=1e-5)
     if options.get("pooling") == "max":

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from onnx import numpy_helper
 
 from ... import __version__
 from ...errors import SpecError
@@ -68,6 +69,38 @@ class OnnxModel:
         """Logits (or the graph's one output) for NCHW float32 ``x``; a features-only graph's maps."""
         out = self.session().run(None, {INPUT: np.ascontiguousarray(x, dtype=np.float32)})
         return out if self.feature_info else out[0]
+
+    def reset_classifier(self, num_classes: int, drop_rate: float | None = None) -> None:
+        """A new, freshly initialised classifier of ``num_classes`` (0: none) on the same trunk,
+        as timm's ``reset_classifier``; the graph is rewritten in place."""
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+            raise ValueError(f"num_classes must be 0 (no classifier) or more, got {num_classes!r}")
+        if self.feature_info:
+            raise ValueError("a features-only model has no classifier to reset")
+        table = json.loads(metadata(self.proto)[TABLE_KEY])
+        if table.get("pool") is None:
+            raise ValueError(
+                "the model ends in a feature map (include_top=False): there is no classifier to reset"
+            )
+        rate = table["classifier"]["dropout"] if drop_rate is None else drop_rate
+        table["classifier"] = {
+            **table["classifier"],
+            "out_features": num_classes,
+            "act": None,
+            "dropout": rate,
+        }
+        trunk = {t.name: t for t in self.proto.graph.initializer if not t.name.startswith("classifier.")}
+        fresh = fresh_source()
+
+        def source(name: str, shape: tuple[int, ...], init: Init) -> np.ndarray:
+            return numpy_helper.to_array(trunk[name]) if name in trunk else fresh(name, shape, init)
+
+        proto = build_graph(read_architecture(table), source)
+        for entry in self.proto.metadata_props:
+            proto.metadata_props.add(key=entry.key, value=entry.value)
+        set_metadata(proto, scalespec_architecture=json.dumps(table))
+        self.proto, self.network, self.num_classes = proto, None, num_classes
+        self.weights_changed()
 
     def save(self, path: str | Path, *, force: bool = False) -> Path:
         """Write the .onnx file atomically; an existing file is kept unless ``force``."""
