@@ -55,6 +55,8 @@ class OnnxModel:
             return self._sessions[device]
         if self._serialized is None:  # 6 s for a 2 GB graph: once per set of weights
             self._serialized = self.proto.SerializeToString()
+        if extra_outputs:  # one session in memory at a time: efficientnet-l2's hold 2-4 GB each
+            self._sessions.clear()
         session = new_session(self._serialized, device, extra_outputs)
         if not extra_outputs:
             self._sessions[device] = session
