@@ -96,8 +96,9 @@ class Backend(Protocol):
         only the framework, or a graph file's bytes with ``weights`` embedded (a source file
         holds no weights: giving them is a SpecError naming ``weights``)."""
 
-    def load_emitted(self, path: str | Path) -> Any:
-        """A model from an emitted artifact: a source file's ``build_model()``, a graph's model."""
+    def load_emitted(self, path: str | Path, *, num_classes: int | None = None) -> Any:
+        """A model from an emitted artifact: a source file's ``build_model(num_classes)``, or a
+        graph's model (with a fresh ``num_classes``-way classifier when one is asked for)."""
 
     def export_weights(self, model: Any) -> Weights:
         """Canonical weights of ``model``."""

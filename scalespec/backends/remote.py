@@ -130,9 +130,9 @@ class RemoteBackend:
     ) -> str:
         return self._call("emit", network, origin=origin, command=command, weights=weights)
 
-    def load_emitted(self, path: str | Path) -> RemoteModel:
-        """The generated file's ``build_model()``, run by the worker on its Keras backend."""
-        return self._call("load_emitted", str(path))
+    def load_emitted(self, path: str | Path, *, num_classes: int | None = None) -> RemoteModel:
+        """The generated file's ``build_model(num_classes)``, run by the worker on its Keras backend."""
+        return self._call("load_emitted", str(path), num_classes=num_classes)
 
     def export_weights(self, model: Any) -> Weights:
         return self._call("export_weights", model)
@@ -178,7 +178,8 @@ class RemoteBackend:
 # ---------------------------------------------------------------- the worker's side
 
 
-def _version(backend_name: str) -> str:
+def keras_version() -> str:
+    """Keras' version and the framework it runs on, with that framework's version."""
     import keras
 
     framework = keras.backend.backend()
@@ -199,12 +200,8 @@ def serve(target: str, requests: BinaryIO, replies: BinaryIO) -> None:
             return
         try:
             args = [models[a.handle] if isinstance(a, RemoteModel) else a for a in args]
-            if method == "version":
-                result = _version(target)
-            elif method == "load_emitted":
-                result = backend.load_emitted(*args)
-            else:
-                result = getattr(backend, method)(*args, **kwargs)
+            call = keras_version if method == "version" else getattr(backend, method)
+            result = call(*args, **kwargs)
             if method in MODEL_RESULTS:
                 models[len(models)] = result
                 levels = [tuple(level) for level in getattr(result, "feature_info", [])]  # plain data

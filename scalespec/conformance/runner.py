@@ -343,7 +343,8 @@ def _sensitivity(backends: Sequence, network: Network, report: Report, devices: 
 
 
 def _compare_all(report: Report, network: Network, sensitivity: Callable[[], TrainStep | None]) -> None:
-    """Every backend's eval output, eval taps and training step against the first backend's."""
+    """Every backend's eval output, eval taps and features against the first backend's, and
+    every training step against the first backend's that trains."""
     names = list(report.outputs)
     if not names:
         return
@@ -362,7 +363,11 @@ def _compare_all(report: Report, network: Network, sensitivity: Callable[[], Tra
             report.checks.append(
                 T.compare_features(subject, report.features[name], report.features[reference], layout)
             )
-        if name in report.training and reference in report.training:
+    # training is compared against the first backend that trains (the reference may not: onnx)
+    trainer = next(iter(report.training), None)
+    for name in report.training:
+        if name != trainer:
+            subject = f"{name} vs {trainer}"
             report.checks += T.compare_training(
-                subject, report.training[name], report.training[reference], layout, sensitivity
+                subject, report.training[name], report.training[trainer], layout, sensitivity
             )

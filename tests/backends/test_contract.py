@@ -21,7 +21,6 @@ import yaml
 
 from scalespec.backends import BACKEND_NAMES, REMOTE_BACKENDS, get_backend
 from scalespec.backends.base import Backend, TrainBatch
-from scalespec.backends.source import load_generated
 from scalespec.conformance.checks import random_input, random_weights
 from scalespec.errors import SpecError
 from scalespec.files import load_safetensors, save_safetensors
@@ -291,12 +290,11 @@ def test_generated_num_classes_rule(source_backend, tmp_path):
     network = tiny(classifier={"num_classes": 0, "dropout": 0.2})
     path = tmp_path / f"headless_{backend.name}.py"
     path.write_text(backend.emit(network), encoding="utf-8")
-    module = load_generated(path)
     x = random_input(network, 24, seed=0)
-    assert backend.forward(module.build_model(), x).shape == (2, network.num_features)
-    assert backend.forward(module.build_model(num_classes=6), x).shape == (2, 6)
+    assert backend.forward(backend.load_emitted(path), x).shape == (2, network.num_features)
+    assert backend.forward(backend.load_emitted(path, num_classes=6), x).shape == (2, 6)
     with pytest.raises(ValueError, match="num_classes"):
-        module.build_model(num_classes=-2)
+        backend.load_emitted(path, num_classes=-2)
 
 
 def test_generated_file_imports_only_its_framework_and_runs_alone(source_backend, tmp_path):
@@ -372,7 +370,7 @@ def test_a_broken_chain_names_the_row(source_backend, tmp_path):
     path = tmp_path / f"broken_{backend.name}.py"
     path.write_text(broken, encoding="utf-8")
     with pytest.raises(ValueError, match=r"stages\[1\]\[0\]: input width"):
-        load_generated(path).build_model()
+        backend.load_emitted(path)
 
 
 def test_zoo_model_names_match_across_profiles(full_size_backend):

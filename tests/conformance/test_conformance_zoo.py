@@ -52,9 +52,12 @@ def test_every_zoo_model_is_covered():
 def test_zoo_model_conforms(model, resolution, profile, record_property):
     ref = load_model(model)
     network = resolve(ref.spec, variant=ref.variant, resolution=resolution, profile=profile)
-    report = conform(
-        network, ["torch", "tensorflow", "onnx"], identity=network_identity(network, model=model)
-    )
+    # efficientnet-l2 runs onnx first: its graph, serialized copy and session (6 GB) come and
+    # go before PyTorch's and TensorFlow's training steps (14 GB), not on top of what they keep
+    backends = ["torch", "tensorflow", "onnx"]
+    if model == "efficientnet-l2":
+        backends = ["onnx", "torch", "tensorflow"]
+    report = conform(network, backends, identity=network_identity(network, model=model))
     outputs = next(c for c in report.checks if c.name == "outputs")
     record_property("max_abs", outputs.figures.get("max_abs"))
     record_property("max_rel", outputs.figures.get("max_rel"))

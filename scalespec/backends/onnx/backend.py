@@ -63,11 +63,15 @@ class OnnxBackend:
 
         return emit(network, origin=origin, command=command, weights=weights)
 
-    def load_emitted(self, path: str | Path) -> Any:
-        """The OnnxModel an emitted .onnx file holds, weights included."""
+    def load_emitted(self, path: str | Path, *, num_classes: int | None = None) -> Any:
+        """The OnnxModel an emitted .onnx file holds, weights included (and a fresh
+        ``num_classes``-way classifier when asked for)."""
         from .build import load
 
-        return load(path)
+        model = load(path)
+        if num_classes is not None:
+            model.reset_classifier(num_classes)
+        return model
 
     def export_weights(self, model: Any) -> Weights:
         from .weights import export_weights

@@ -82,15 +82,20 @@ class GraphWriter:
 
     def __init__(self, arch: Architecture, source: TensorSource):
         self.arch, self.source = arch, source
-        self.nodes: list[onnx.NodeProto] = []
-        self.initializers: list[onnx.TensorProto] = []
+        # written straight into the model: building a graph and a model around it would copy
+        # every initializer twice more (efficientnet-l2: 1.9 GB each)
+        self.model = helper.make_model(
+            onnx.GraphProto(), opset_imports=[helper.make_opsetid("", OPSET)], producer_name="scalespec"
+        )
+        self.model.ir_version = 8  # the IR of opset 17, so runtimes of that generation load the file
+        self.graph = self.model.graph
         self.constants: dict[str, str] = {}
 
     # ------------------------------------------------------------ primitives
 
     def node(self, op: str, inputs: list[str], output: str, name: str, **attributes) -> str:
         """Append one node; its single output is the value called ``output``."""
-        self.nodes.append(helper.make_node(op, inputs, [output], name=name, **attributes))
+        self.graph.node.append(helper.make_node(op, inputs, [output], name=name, **attributes))
         return output
 
     def tensor(self, name: str, shape: tuple[int, ...], init: Init) -> str:
@@ -98,7 +103,7 @@ class GraphWriter:
         value = np.asarray(self.source(name, shape, init), dtype=np.float32)
         if value.shape != shape:
             raise ValueError(f"{name}: shape {value.shape}, expected {shape}")
-        self.initializers.append(numpy_helper.from_array(value, name))
+        self.graph.initializer.append(numpy_helper.from_array(value, name))
         return name
 
     def constant(self, value: float) -> str:
@@ -256,12 +261,10 @@ def build_graph(arch: Architecture, source: TensorSource) -> onnx.ModelProto:
     results = [
         helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name, shape in outputs.items()
     ]
-    graph = helper.make_graph(writer.nodes, arch.name, [image], results, writer.initializers)
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="scalespec"
-    )
-    model.ir_version = 8  # the IR of opset 17, so runtimes of that generation load the file
-    return model
+    writer.graph.name = arch.name
+    writer.graph.input.append(image)
+    writer.graph.output.extend(results)
+    return writer.model
 
 
 def draw(init: Init, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:

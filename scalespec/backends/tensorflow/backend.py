@@ -100,9 +100,9 @@ class TensorFlowBackend:
         refuse_weights(weights, "Keras")
         return emit(network, origin=origin, command=command)
 
-    def load_emitted(self, path: str | Path) -> Any:
-        """``build_model()`` of a generated file (fresh weights)."""
-        return load_generated(path).build_model()
+    def load_emitted(self, path: str | Path, *, num_classes: int | None = None) -> Any:
+        """``build_model(num_classes)`` of a generated file (fresh weights)."""
+        return load_generated(path).build_model(num_classes)
 
     def export_weights(self, model: Any) -> Weights:
         """Canonical weights of ``model``."""

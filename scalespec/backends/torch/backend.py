@@ -47,9 +47,9 @@ class TorchBackend:
         refuse_weights(weights, "PyTorch")
         return _emit.emit(network, origin=origin, command=command)
 
-    def load_emitted(self, path: str | Path) -> torch.nn.Module:
-        """``build_model()`` of a generated file (fresh weights, training mode)."""
-        return load_generated(path).build_model()
+    def load_emitted(self, path: str | Path, *, num_classes: int | None = None) -> torch.nn.Module:
+        """``build_model(num_classes)`` of a generated file (fresh weights, training mode)."""
+        return load_generated(path).build_model(num_classes)
 
     def export_weights(self, model: Any) -> Weights:
         return _weights.export_weights(model)
