@@ -1,4 +1,5 @@
-"""One call from a model name to a framework model: ``scalespec.create_model``."""
+"""One call from a model name to a framework model (``scalespec.create_model``), and from a
+model name to a scaled network (``scalespec.scale``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from .backends import get_backend
 from .errors import SpecError
 from .files import load_safetensors
+from .ir.strategies import FAST_ALPHA, Scaled, scale_network
 from .ir.weights import fit_checkpoint
 from .zoo import preprocessing, resolve_model
 
@@ -117,3 +119,21 @@ def reset_classifier(model: Any, num_classes: int, drop_rate: float | None = Non
     from .backends.tensorflow.runtime import reset_classifier as reset_keras
 
     return reset_keras(model, num_classes, drop_rate)
+
+
+def scale(
+    model: str,
+    flops_multiplier: float,
+    strategy: str = "compound",
+    *,
+    alpha: float = FAST_ALPHA,
+    variant: str | None = None,
+    profile: str | None = None,
+) -> Scaled:
+    """``model`` (a zoo name or spec file, at its own or the named variant) scaled to about
+    ``flops_multiplier`` times its MACs by ``strategy`` (``compound``, ``fast``, ``width``,
+    ``depth`` or ``resolution``; ``alpha`` is fast scaling's a). The result holds the resolved
+    network, its cost, and what the spec's rounding made of the request (scalespec/ir/strategies.py).
+    """
+    ref, base = resolve_model(model, variant=variant, profile=profile)
+    return scale_network(ref.spec, base, flops_multiplier, strategy, alpha=alpha, profile=profile)

@@ -1,4 +1,4 @@
-"""The ``scalespec`` command line: list, show, validate, schema, fit, generate, port, conform."""
+"""The ``scalespec`` command line: list, show, validate, schema, fit, scale, generate, port, conform."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from .ir.cost import NetworkCost, network_cost, stage_rows
 from .ir.fit import Budget, fit_phi, fitting_variants
 from .ir.network import Network
 from .ir.resolve import resolve
+from .ir.strategies import FAST_ALPHA, STRATEGIES
 from .modelargs import add_model_arguments, add_tuning_arguments, features_of, resolve_args
 from .spec.io import json_schema
 from .spec.scaling import flops_constraint_gap
@@ -27,6 +28,7 @@ EPILOG = """examples:
   scalespec show efficientnet-b3
   scalespec show my_net.yaml --phi 2.5 --resolution 256 --json
   scalespec fit efficientnet --max-macs 2e9 --max-params 2e7
+  scalespec scale efficientnet-b0 --flops-multiplier 4 --strategy fast
   scalespec generate efficientnet-b0 --framework torch -o model.py
   scalespec generate efficientnet-b0 --framework onnx --weights b0.safetensors -o b0.onnx
   scalespec conform efficientnet-b0 --backends torch,tensorflow,onnx
@@ -182,6 +184,40 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scale(args: argparse.Namespace) -> int:
+    from .api import scale
+
+    scaled = scale(
+        args.model,
+        args.flops_multiplier,
+        strategy=args.strategy,
+        alpha=args.alpha,
+        variant=args.variant,
+        profile=args.profile,
+    )
+    if args.json:
+        print(json.dumps({"model": args.model, **scaled.as_dict()}, indent=2))
+        return 0
+    net, total = scaled.network, scaled.cost
+    how = f"{args.strategy} (a = {args.alpha:g})" if args.strategy == "fast" else args.strategy
+    d, w, r = scaled.requested
+    print(f"{args.model} scaled to x{args.flops_multiplier:g} FLOPs by {how}:")
+    print(f"  asked:    depth x{d:.4f}, width x{w:.4f}, resolution x{r:.4f}")
+    print(
+        f"  resolved: depth x{net.multipliers.depth:.4f}, width x{net.multipliers.width:.4f}, "
+        f"{net.resolution}px (the spec's channel, depth and resolution rounding)"
+    )
+    print(
+        f"  realised: {len(net.blocks)} blocks (x{scaled.realised_depth:.3f}), stage channels "
+        f"x{scaled.realised_width:.3f}, MACs x{scaled.realised_flops_multiplier:.3f}"
+    )
+    print(
+        f"  params {total.params:,} ({_human(total.params)}), MACs {total.macs:,} ({_human(total.macs)}), "
+        f"activations {total.activations:,} ({_human(total.activations)})"
+    )
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from .backends import get_backend
     from .files import atomic_write, check_output, load_safetensors
@@ -291,6 +327,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-macs", type=float, help="budget in multiply-accumulates (e.g. 2e9)")
     p.add_argument("--max-params", type=float, help="budget in trainable parameters (e.g. 2e7)")
     p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser(
+        "scale",
+        help="scale a model to a FLOPs multiplier by a strategy (compound, fast, width, depth, resolution)",
+    )
+    add_model_arguments(p, scaling=False)
+    p.add_argument("--variant", help="the named variant to start from (default: the model's own)")
+    p.add_argument(
+        "--flops-multiplier", type=float, required=True, help="how many times the MACs to aim for (e.g. 4)"
+    )
+    p.add_argument(
+        "--strategy",
+        default="compound",
+        choices=STRATEGIES,
+        help="compound: the spec's alpha/beta/gamma; fast: Dollar et al. 2021; or one dimension",
+    )
+    p.add_argument(
+        "--alpha", type=float, default=FAST_ALPHA, help="fast scaling's share of width (default 0.8)"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_scale)
 
     p = sub.add_parser("generate", help="write a standalone PyTorch or Keras model file, or an ONNX graph")
     add_model_arguments(p)

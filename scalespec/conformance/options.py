@@ -139,6 +139,9 @@ MODEL_FIELDS = (
     "features_only",
     "pooling",
     "classifier_activation",
+    "flops_multiplier",
+    "strategy",
+    "alpha",
 )
 
 

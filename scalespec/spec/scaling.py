@@ -52,9 +52,12 @@ def compound_multipliers(phi: float, compound: Compound, base_resolution: int) -
     """(width, depth, resolution) for compound coefficient ``phi``."""
     width = compound.beta**phi
     depth = compound.alpha**phi
-    step = compound.resolution_divisor
-    resolution = max(step, int(round(base_resolution * compound.gamma**phi / step)) * step)
-    return width, depth, resolution
+    return width, depth, scaled_resolution(base_resolution, compound.gamma**phi, compound.resolution_divisor)
+
+
+def scaled_resolution(base_resolution: int, factor: float, divisor: int) -> int:
+    """``base_resolution * factor`` rounded to the nearest multiple of ``divisor`` (at least one)."""
+    return max(divisor, int(round(base_resolution * factor / divisor)) * divisor)
 
 
 def flops_constraint_gap(compound: Compound) -> float:
