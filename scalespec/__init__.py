@@ -3,12 +3,12 @@
 from .errors import SpecError
 
 __version__ = "0.1.0"
-__all__ = ["SpecError", "__version__", "create_model", "reset_classifier", "scale"]
+__all__ = ["SpecError", "__version__", "create_model", "optimize_for_inference", "reset_classifier", "scale"]
 
 
 def __getattr__(name: str):
-    """``scalespec.create_model``, ``reset_classifier`` and ``scale`` without importing anything heavy at ``import scalespec``."""
-    if name in ("create_model", "reset_classifier", "scale"):
+    """``scalespec.create_model`` and the other API functions without importing anything heavy at ``import scalespec``."""
+    if name in __all__[2:]:
         from . import api
 
         return getattr(api, name)

@@ -3,6 +3,7 @@ model name to a scaled network (``scalespec.scale``)."""
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,6 +108,26 @@ def create_model(
         if notes:
             warnings.warn(f"{weights}: {'; '.join(notes)}", stacklevel=2)
     return built
+
+
+def optimize_for_inference(model: Any) -> Any:
+    """A model for inference only that computes the same outputs faster: every batch norm
+    folded into the conv before it (exact up to rounding), SiLU and squeeze-excite unchanged.
+    PyTorch: an eval-mode copy in channels_last without gradients; Keras: a new model; ONNX:
+    a new graph. ``model`` is not changed; train the original, serve the copy."""
+    return backend_of(model).optimize_for_inference(model)
+
+
+def backend_of(model: Any):
+    """The backend that built ``model`` (a torch module, a Keras model or an ONNX graph)."""
+    if type(model).__module__.startswith("scalespec.backends.onnx"):
+        return get_backend("onnx")
+    torch, keras = sys.modules.get("torch"), sys.modules.get("keras")
+    if torch is not None and isinstance(model, torch.nn.Module):
+        return get_backend("torch")
+    if keras is not None and isinstance(model, keras.Model):
+        return get_backend("tensorflow")
+    raise SpecError([("model", f"not a model scalespec built: {type(model).__name__}")])
 
 
 def reset_classifier(model: Any, num_classes: int, drop_rate: float | None = None) -> Any:

@@ -28,6 +28,16 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 settings.load_profile(os.environ.get(PROFILE_ENV, "ci"))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _remote_workers_stop_after_each_module():
+    """Keras-on-jax/torch worker processes hold 1-2 GB each; none outlives the module that used
+    it, so efficientnet-l2's conformance (14.5 GB) never shares the machine with them."""
+    yield
+    from scalespec.backends import close_workers
+
+    close_workers()
+
+
 @pytest.fixture(autouse=True)
 def _whole_machine_tests_run_alone(request):
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")  # set for every worker of one xdist run

@@ -335,3 +335,29 @@ def test_classifier_less_models_take_a_full_checkpoint(framework, tmp_path):
         loaded = get_backend(framework).export_weights(model)
         assert "classifier.weight" not in loaded
         assert all(np.array_equal(value, checkpoint[name]) for name, value in loaded.items())
+
+
+def test_optimize_for_inference_folds_every_batch_norm_exactly(framework):
+    """The optimized model holds the folded canonical weights (no BN tensor left, a bias on every
+    conv that had one), gives the model's eval outputs within convention 7, and leaves the model
+    as it was; SE and dense layers are untouched."""
+    from scalespec.ir.weights import fold_batch_norms
+
+    backend = get_backend(framework)
+    _, network = resolve_model("efficientnet-b0", resolution=33, profile="keras")
+    model = backend.build(network)
+    weights = random_weights(network, 5)
+    backend.import_weights(model, weights)
+    fast = scalespec.optimize_for_inference(model)
+    folded = backend.export_weights(fast)
+    expected = fold_batch_norms(weights, network.norm_eps)
+    assert set(folded) == set(expected) and not any(".bn." in name for name in folded)
+    assert all(np.array_equal(folded[name], expected[name]) for name in expected)
+    assert all(np.array_equal(value, weights[name]) for name, value in backend.export_weights(model).items())
+    x = random_input(network, 33, seed=4)
+    np.testing.assert_allclose(backend.forward(fast, x), backend.forward(model, x), rtol=1e-4, atol=1e-5)
+
+
+def test_optimize_for_inference_names_what_it_cannot_take():
+    with pytest.raises(SpecError, match="model: not a model scalespec built: dict"):
+        scalespec.optimize_for_inference({})

@@ -236,3 +236,21 @@ def test_reset_classifier_for_fine_tuning():
         assert model(x).shape == (2, 1280)
     with pytest.raises(ValueError, match="num_classes"):
         model.reset_classifier(-1)
+
+
+def test_optimize_for_inference_is_an_eval_copy_in_channels_last_without_gradients():
+    """No BatchNorm2d left, every conv weight channels_last, nothing requires grad, eval mode; the
+    original keeps its batch norms and its training mode; the copy runs NCHW input as given."""
+    import scalespec
+
+    network = zoo("efficientnet-b0", 32)
+    model = get_backend("torch").build(network)
+    fast = scalespec.optimize_for_inference(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) and model.training
+    convs = [m for m in fast.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    assert all(c.bias is not None for c in convs)
+    assert not fast.training and not any(p.requires_grad for p in fast.parameters())
+    with torch.no_grad():
+        assert fast(torch.zeros(1, 3, 32, 32)).shape == (1, 1000)

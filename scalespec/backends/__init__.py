@@ -41,4 +41,18 @@ def get_backend(name: str) -> Backend:
     return module.BACKEND
 
 
-__all__ = ["Backend", "Measured", "Weights", "get_backend", "BACKEND_NAMES", "REMOTE_BACKENDS"]
+def close_workers() -> None:
+    """Stop every worker process a remote backend started (they start again when used)."""
+    for backend in _REMOTE.values():
+        backend.close()
+
+
+__all__ = [
+    "Backend",
+    "Measured",
+    "Weights",
+    "get_backend",
+    "close_workers",
+    "BACKEND_NAMES",
+    "REMOTE_BACKENDS",
+]

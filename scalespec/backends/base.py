@@ -133,6 +133,10 @@ class Backend(Protocol):
     def stochastic_layers(self, model: Any) -> dict[str, StochasticFn]:
         """The model's own training-only layers, by canonical name (``Network.stochastic_layers``)."""
 
+    def optimize_for_inference(self, model: Any) -> Any:
+        """A model for inference only computing the same outputs faster: batch norms folded into
+        their convs (exact up to rounding); ``model`` is not changed."""
+
     def measure(self, model: Any, resolution: int) -> Measured:
         """Params, buffers and MACs counted by the framework at ``resolution``."""
 

@@ -7,7 +7,7 @@ call by call over a pipe (pickled arguments and numpy arrays). Models stay in th
 this process holds handles. The worker runs inference only: training is TensorFlow's
 (``trains = False``), and it runs on its framework's default device.
 
-    python -m scalespec.backends.remote tensorflow   # a worker; speaks on stdin/stdout
+    python -c "from scalespec.backends.remote import main; main()" tensorflow   # a worker
 """
 
 from __future__ import annotations
@@ -36,7 +36,12 @@ REMOTE_BACKENDS = {
     "keras-jax": ("tensorflow", {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}, "jax"),
     "keras-torch": ("tensorflow", {"KERAS_BACKEND": "torch"}, "torch"),
 }
-MODEL_RESULTS = ("build", "load_emitted")  # methods whose result is a model: kept in the worker
+WORKER = "from scalespec.backends.remote import main; main()"  # imported by name: pickles name its classes
+MODEL_RESULTS = (
+    "build",
+    "load_emitted",
+    "optimize_for_inference",
+)  # methods whose result is a model: kept in the worker
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ class RemoteBackend:
     def _start(self) -> subprocess.Popen:
         env = {**os.environ, **self.environment, "TF_CPP_MIN_LOG_LEVEL": "3"}
         worker = subprocess.Popen(
-            [sys.executable, "-m", "scalespec.backends.remote", self.target],
+            [sys.executable, "-c", WORKER, self.target],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -165,6 +170,9 @@ class RemoteBackend:
     def stochastic_layers(self, model: Any) -> dict[str, StochasticFn]:
         raise ValueError(f"{self.name} runs inference only: training is checked in {self.target}")
 
+    def optimize_for_inference(self, model: Any) -> RemoteModel:
+        return self._call("optimize_for_inference", model)
+
     def measure(self, model: Any, resolution: int) -> Measured:
         return self._call("measure", model, resolution)
 
@@ -219,9 +227,3 @@ def main() -> None:
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     serve(sys.argv[1], sys.stdin.buffer, replies)
-
-
-if __name__ == "__main__":  # served by the module under its own name, so pickles name its classes
-    from scalespec.backends.remote import main as serve_main
-
-    serve_main()

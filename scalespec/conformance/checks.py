@@ -30,6 +30,7 @@ CHECK_ORDER = (
     "outputs",
     "taps",
     "features",
+    "optimized",
     *TRAINING,
     "bundle",
 )

@@ -11,6 +11,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -186,13 +187,17 @@ def check_backend(
     else:
         _import(backend, model, network, report.weights, report)
     _measure(backend, model, network.resolution, expected, report)
-    _run(backend, model, network, report, device)
+    _run(backend, model, network, report, device, optimized=expected.params <= SECOND_MODEL_MAX_PARAMS)
     if backend.trains:  # an inference graph (onnx) has no training mode to check
         _stochastic(backend, model, network, report)
         if report.weights is not None and report.train_input is not None:
             _train(backend, model, network, report, device)
     del model
-    if report.weights is not None and backend.name in report.taps and expected.params <= FEATURES_MAX_PARAMS:
+    if (
+        report.weights is not None
+        and backend.name in report.taps
+        and expected.params <= SECOND_MODEL_MAX_PARAMS
+    ):
         _features(backend, network, report, device)
 
 
@@ -239,8 +244,9 @@ def _measure(backend, model, resolution: int, expected, report: Report) -> None:
     report.checks.extend(C.check_counts(backend.name, measured, expected, measured.how))
 
 
-def _run(backend, model, network: Network, report: Report, device: str) -> None:
-    """Eval forward and eval taps (kept for comparison), then a train-mode forward (shape only)."""
+def _run(backend, model, network: Network, report: Report, device: str, optimized: bool = False) -> None:
+    """Eval forward and eval taps (kept for comparison), ``optimized``: the optimize_for_inference
+    model against that output, then a train-mode forward (shape only; it moves BN statistics)."""
     want = C.expected_output_shape(network, report.input.shape[0])
     try:
         out = np.asarray(backend.forward(model, report.input, training=False, device=device))
@@ -250,6 +256,8 @@ def _run(backend, model, network: Network, report: Report, device: str) -> None:
         report.taps[backend.name] = backend.trace(model, report.input, taps, device=device)
     except Exception as exc:
         report.checks.append(C.failed("shape", backend.name, exc))
+    if optimized and backend.name in report.outputs:
+        _optimized(backend, model, report, device)
     if not backend.trains:
         return
     try:
@@ -259,10 +267,22 @@ def _run(backend, model, network: Network, report: Report, device: str) -> None:
         report.checks.append(C.failed("train-shape", backend.name, exc))
 
 
-# The features check builds a second model: above this size it costs more (a Keras build of
-# b8 takes 3 s, L2's second model took a CI worker to 16.8 of 24 GB) than it adds, since the
-# pyramid is the same code for every network and the taps check compares every level's map.
-FEATURES_MAX_PARAMS = 25_000_000
+# The features and optimized checks build a second model: above this size it costs more (a
+# Keras build of b8 takes 3 s, L2's second model took a CI worker to 16.8 of 24 GB) than it
+# adds, since the pyramid and the folding are the same code for every network.
+SECOND_MODEL_MAX_PARAMS = 25_000_000
+
+
+def _optimized(backend, model, report: Report, device: str) -> None:
+    """``optimize_for_inference``'s model (batch norms folded) gives the model's eval output."""
+    try:
+        fast = backend.optimize_for_inference(model)
+        out = np.asarray(backend.forward(fast, report.input, training=False, device=device))
+    except Exception as exc:
+        report.checks.append(C.failed("optimized", backend.name, exc))
+        return
+    check = C.compare_outputs(backend.name, out, report.outputs[backend.name])
+    report.checks.append(replace(check, name="optimized"))
 
 
 def _features(backend, network: Network, report: Report, device: str) -> None:

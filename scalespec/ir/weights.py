@@ -150,3 +150,32 @@ def adapt_input_channels(kernel: np.ndarray, channels: int) -> np.ndarray:
         return kernel.sum(axis=1, keepdims=True).astype(kernel.dtype)
     tiled = np.tile(kernel, (1, -(-channels // old), 1, 1))[:, :channels]
     return (tiled * (old / channels)).astype(kernel.dtype)
+
+
+def fold_batch_norm(
+    kernel: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray, var: np.ndarray, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A conv kernel (out first) and a new bias that compute conv -> eval-mode BN in one conv:
+    kernel x s and beta - mean x s per output channel, s = gamma / sqrt(var + eps). Computed in
+    float64, so the folded float32 model differs from the unfolded one by rounding alone."""
+    scale = np.asarray(gamma, np.float64) / np.sqrt(np.asarray(var, np.float64) + eps)
+    folded = np.asarray(kernel, np.float64) * scale.reshape(-1, *([1] * (np.ndim(kernel) - 1)))
+    bias = np.asarray(beta, np.float64) - np.asarray(mean, np.float64) * scale
+    return folded.astype(np.float32), bias.astype(np.float32)
+
+
+BN_SUFFIXES = ("bn.weight", "bn.bias", "bn.running_mean", "bn.running_var")
+
+
+def fold_batch_norms(weights: Mapping[str, np.ndarray], eps: float) -> dict[str, np.ndarray]:
+    """Canonical weights with every ``P.bn.*`` folded into ``P.conv.weight`` and a new
+    ``P.conv.bias``: the weights of the same network with its batch norms folded (inference)."""
+    folded: dict[str, np.ndarray] = {}
+    for name, value in weights.items():
+        prefix, _, role = name.rpartition(".conv.")
+        if role == "weight" and f"{prefix}.bn.weight" in weights:
+            bn = [weights[f"{prefix}.{suffix}"] for suffix in BN_SUFFIXES]
+            folded[name], folded[f"{prefix}.conv.bias"] = fold_batch_norm(value, *bn, eps)
+        elif name.split(".")[-2:-1] != ["bn"]:  # the batch norms themselves are gone
+            folded[name] = value
+    return folded

@@ -14,9 +14,11 @@ from ...errors import SpecError
 from ...files import atomic_write
 from ...ir.network import Network
 from ...ir.table import Init, feature_info, read_architecture
+from ...ir.weights import fold_batch_norms
 from ..base import architecture
 from .runtime import INPUT, build_graph, draw
 
+KEEP_SERIALIZED_BYTES = 2**30
 TABLE_KEY = "scalespec.architecture"  # metadata: the table the graph was written from, as JSON
 VERSION_KEY = "scalespec.version"
 
@@ -53,11 +55,12 @@ class OnnxModel:
         those intermediate values (taps)."""
         if not extra_outputs and device in self._sessions:
             return self._sessions[device]
-        if self._serialized is None:  # 6 s for a 2 GB graph: once per set of weights
-            self._serialized = self.proto.SerializeToString()
         if extra_outputs:  # one session in memory at a time: efficientnet-l2's hold 2-4 GB each
             self._sessions.clear()
-        session = new_session(self._serialized, device, extra_outputs)
+        serialized = self._serialized or self.proto.SerializeToString()  # 6 s for 2 GB
+        session = new_session(serialized, device, extra_outputs)
+        # kept for the next session (a trace) unless that would hold another copy of 1 GB or more
+        self._serialized = serialized if len(serialized) < KEEP_SERIALIZED_BYTES else None
         if not extra_outputs:
             self._sessions[device] = session
         return session
@@ -103,6 +106,21 @@ class OnnxModel:
         set_metadata(proto, scalespec_architecture=json.dumps(table))
         self.proto, self.network, self.num_classes = proto, None, num_classes
         self.weights_changed()
+
+    def optimized(self) -> OnnxModel:
+        """A new graph with every BatchNormalization folded into its conv's kernel and bias
+        (``ir.weights.fold_batch_norms``): what onnxruntime's optimiser does, done in the file."""
+        table = json.loads(metadata(self.proto)[TABLE_KEY])
+        arch = read_architecture(table)
+        weights = {t.name: numpy_helper.to_array(t) for t in self.proto.graph.initializer}
+        folded = fold_batch_norms(weights, arch.bn_eps)
+        proto = build_graph(arch, lambda name, shape, init: folded[name], folded=True)
+        for entry in self.proto.metadata_props:
+            proto.metadata_props.add(key=entry.key, value=entry.value)
+        set_metadata(proto, scalespec_folded="true")
+        model = OnnxModel(proto)
+        model.preprocessing = self.preprocessing
+        return model
 
     def save(self, path: str | Path, *, force: bool = False) -> Path:
         """Write the .onnx file atomically; an existing file is kept unless ``force``."""

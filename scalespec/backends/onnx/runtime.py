@@ -80,8 +80,8 @@ def output_shape(arch: Architecture) -> list:
 class GraphWriter:
     """Collects nodes and initializers while the table is walked, one helper per layer kind."""
 
-    def __init__(self, arch: Architecture, source: TensorSource):
-        self.arch, self.source = arch, source
+    def __init__(self, arch: Architecture, source: TensorSource, folded: bool = False):
+        self.arch, self.source, self.folded = arch, source, folded
         # written straight into the model: building a graph and a model around it would copy
         # every initializer twice more (efficientnet-l2: 1.9 GB each)
         self.model = helper.make_model(
@@ -174,6 +174,12 @@ class GraphWriter:
             **self.padding(k, layer.stride),
         )
         channels = (layer.out_channels,)
+        if self.folded:  # inference: the batch norm lives in the conv's kernel and bias
+            bias = self.tensor(f"{name}.conv.bias", channels, inits["bn.bias"])
+            self.graph.node[-1].input.append(bias)
+            if layer.act in (None, "identity") and output is not None:
+                return self.node("Identity", [y], output, f"{name}.out")
+            return self.activation(y, layer.act, output or f"{name}.act")
         norm = [self.tensor(f"{name}.bn.{role}", channels, inits[f"bn.{role}"]) for role in BN_ROLES]
         bn_name = f"{name}.bn" if layer.act not in (None, "identity") or output is None else output
         y = self.node(
@@ -244,9 +250,10 @@ def _classifier_end(writer: GraphWriter, x: str, arch: Architecture) -> str:
     return writer.node("Identity", [x], output_name(arch), "output")
 
 
-def build_graph(arch: Architecture, source: TensorSource) -> onnx.ModelProto:
-    """The inference graph of ``arch``, each canonical tensor valued by ``source``."""
-    writer = GraphWriter(arch, source)
+def build_graph(arch: Architecture, source: TensorSource, folded: bool = False) -> onnx.ModelProto:
+    """The inference graph of ``arch``, each canonical tensor valued by ``source``; ``folded``:
+    convs with biases in place of conv -> BatchNormalization (``P.conv.bias`` initializers)."""
+    writer = GraphWriter(arch, source, folded)
     x = writer.conv(INPUT, "stem", arch.stem.as_layer(), output="stem")
     for s, stage in enumerate(arch.stages):
         for i, row in enumerate(stage):

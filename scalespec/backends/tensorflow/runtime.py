@@ -116,10 +116,11 @@ class Norm:
     """The network-wide conv settings: padding mode, batch-norm constants (Keras' momentum) and
     the fresh-weight scheme."""
 
-    def __init__(self, padding: str, eps: float, momentum: float, init: str):
+    def __init__(self, padding: str, eps: float, momentum: float, init: str, folded: bool = False):
         if padding not in ("symmetric", "same"):
             raise ValueError(f"unknown padding mode {padding!r}")
         self.padding, self.eps, self.init = padding, eps, init
+        self.folded = folded  # inference only: each batch norm folded into its conv's kernel and bias
         self.momentum = 1.0 - momentum  # Keras weighs the old statistic, the table the new one
 
     def conv(self, x, name: str, layer: ConvLayer):
@@ -138,7 +139,7 @@ class Norm:
             x = keras.layers.MaxPooling2D(1, stride, name=keras_name(f"{name}.subsample"))(x)
             stride = 1
         inits = {key: initializer(init) for key, init in layer_inits(self.init, layer).items()}
-        shared = {"strides": stride, "padding": keras_padding, "use_bias": False}
+        shared = {"strides": stride, "padding": keras_padding, "use_bias": self.folded}
         shared["name"] = keras_name(f"{name}.conv")
         if layer.depthwise:
             kernel = {"depthwise_initializer": inits["conv.weight"]}
@@ -147,6 +148,8 @@ class Norm:
             kernel = {"kernel_initializer": inits["conv.weight"]}
             conv = keras.layers.Conv2D(layer.out_channels, layer.kernel, **kernel, **shared)
         x = conv(x)
+        if self.folded:
+            return activation(x, layer.act, f"{name}.act")
         x = BatchNorm(
             epsilon=self.eps,
             momentum=self.momentum,
@@ -229,10 +232,11 @@ def _classifier_end(x, arch: Architecture, norm: Norm):
     return x
 
 
-def build_keras_model(arch: Architecture) -> keras.Model:
+def build_keras_model(arch: Architecture, folded: bool = False) -> keras.Model:
     """A Keras functional model (NHWC, any spatial size) for the architecture ``arch``; for a
-    features-only table, one output per feature level (``model.feature_info``), shallow to deep."""
-    norm = Norm(arch.padding, arch.bn_eps, arch.bn_momentum, arch.init)
+    features-only table, one output per feature level (``model.feature_info``), shallow to deep.
+    ``folded``: for inference only, convs with biases in place of conv -> batch norm."""
+    norm = Norm(arch.padding, arch.bn_eps, arch.bn_momentum, arch.init, folded)
     inputs = keras.Input((None, None, arch.stem.in_channels), name="image")
     x = norm.conv(inputs, "stem", arch.stem.as_layer())
     maps = {"stem": x}
@@ -250,6 +254,7 @@ def build_keras_model(arch: Architecture) -> keras.Model:
         model = keras.Model(inputs, x, name=model_name(arch.name))
     finally:
         sys.setrecursionlimit(limit)
+    model.architecture = arch  # what optimize_for_inference rebuilds, folded
     model.feature_info = feature_info(arch)  # the levels of a features-only model, else empty
     model.init_scheme = arch.init  # for reset_classifier's fresh layer
     model.drop_rate = arch.classifier.dropout if arch.classifier else 0.0

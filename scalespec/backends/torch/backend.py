@@ -90,6 +90,10 @@ class TorchBackend:
     def stochastic_layers(self, model: Any) -> dict[str, StochasticFn]:
         return _train.stochastic_layers(model)
 
+    def optimize_for_inference(self, model: Any) -> torch.nn.Module:
+        """An eval-only copy: batch norms folded, channels_last, no gradients."""
+        return _build.optimize_for_inference(model)
+
     def measure(self, model: Any, resolution: int) -> Measured:
         return _measure.measure(model, resolution)
 

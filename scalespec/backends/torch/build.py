@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+
+import torch
 from torch import nn
 
 from ...ir.network import Network
+from ...ir.weights import fold_batch_norm
 from ..base import architecture
-from .runtime import build_network
+from .runtime import ConvNormAct, build_network
 
 NETWORK_ATTR = "scalespec_network"  # the IR a built model came from, for weight-name checks
 
@@ -29,3 +33,30 @@ def network_of(model: nn.Module) -> Network | None:
     if network is None or getattr(model, "num_classes", network.num_classes) != network.num_classes:
         return None
     return network
+
+
+def optimize_for_inference(model: nn.Module) -> nn.Module:
+    """An eval-only copy of ``model`` for fast inference: every batch norm folded into the conv
+    before it (``ir.weights.fold_batch_norm``, exact up to rounding), weights in channels_last,
+    no gradients. SiLU and squeeze-excite stay as they are. ``model`` is not changed."""
+    fast = copy.deepcopy(model).eval()
+    for module in fast.modules():
+        if isinstance(module, ConvNormAct) and isinstance(module.bn, nn.BatchNorm2d):
+            _fold(module)
+    fast.requires_grad_(False)
+    return fast.to(memory_format=torch.channels_last)
+
+
+def _fold(layer: ConvNormAct) -> None:
+    conv, bn = layer.conv, layer.bn
+    kernel, bias = fold_batch_norm(
+        *(
+            t.detach().cpu().numpy()
+            for t in (conv.weight, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+        ),
+        bn.eps,
+    )
+    device = conv.weight.device
+    conv.weight = nn.Parameter(torch.from_numpy(kernel).to(device))
+    conv.bias = nn.Parameter(torch.from_numpy(bias).to(device))
+    layer.bn = nn.Identity()
