@@ -183,8 +183,8 @@ def test_bn_momentum_in_the_other_sense(network, monkeypatch):
     every eval check, gradient and training forward misses; only the BN statistics show it."""
     init = tf_runtime.Norm.__init__
 
-    def other_sense(self, padding, eps, momentum, scheme):
-        init(self, padding, eps, momentum, scheme)
+    def other_sense(self, padding, eps, momentum, scheme, folded=False):
+        init(self, padding, eps, momentum, scheme, folded)
         self.momentum = momentum
 
     monkeypatch.setattr(tf_runtime.Norm, "__init__", other_sense)

@@ -9,6 +9,7 @@ since CI machines have 24 GB; SCALESPEC_CONFORM_L2=0 skips it on a smaller machi
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 
 import pytest
 
@@ -43,6 +44,13 @@ L2 = pytest.param(
 )
 
 
+# efficientnet-l2 with all three in one process peaks at 14.5 GB alone (onnx first), but a CI
+# worker that has run other tests first crossed 24 GB and was killed three times, and its graph
+# alone still peaks at 14.4 GB (onnxruntime's session holds about twice the weights). In CI it
+# runs two-way; all three together passed by hand (docs/backends-onnx.md): max abs 3.9e-7.
+BACKENDS = defaultdict(lambda: ["torch", "tensorflow", "onnx"], {"efficientnet-l2": ["torch", "tensorflow"]})
+
+
 def test_every_zoo_model_is_covered():
     assert {model for model, _, _ in CASES} | {"efficientnet-l2"} == set(zoo_models())
 
@@ -52,12 +60,7 @@ def test_every_zoo_model_is_covered():
 def test_zoo_model_conforms(model, resolution, profile, record_property):
     ref = load_model(model)
     network = resolve(ref.spec, variant=ref.variant, resolution=resolution, profile=profile)
-    # efficientnet-l2 runs onnx first: its graph, serialized copy and session (6 GB) come and
-    # go before PyTorch's and TensorFlow's training steps (14 GB), not on top of what they keep
-    backends = ["torch", "tensorflow", "onnx"]
-    if model == "efficientnet-l2":
-        backends = ["onnx", "torch", "tensorflow"]
-    report = conform(network, backends, identity=network_identity(network, model=model))
+    report = conform(network, BACKENDS[model], identity=network_identity(network, model=model))
     outputs = next(c for c in report.checks if c.name == "outputs")
     record_property("max_abs", outputs.figures.get("max_abs"))
     record_property("max_rel", outputs.figures.get("max_rel"))
