@@ -89,10 +89,7 @@ class OnnxBackend:
         """Run NCHW float32 ``x`` with onnxruntime on ``device``; training mode does not exist here."""
         if training:
             raise ValueError(INFERENCE_ONLY)
-        from .runtime import INPUT
-
-        out = model.session(device).run(None, {INPUT: np.ascontiguousarray(x, dtype=np.float32)})
-        return list(out) if model.feature_info else out[0]
+        return model(x, device=device)
 
     def trace(
         self, model: Any, x: np.ndarray, taps: Sequence[str], *, device: str = "cpu"

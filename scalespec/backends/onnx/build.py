@@ -16,11 +16,10 @@ from ...ir.network import Network
 from ...ir.table import Init, feature_info, read_architecture
 from ...ir.weights import fold_batch_norms
 from ..base import architecture
-from .runtime import INPUT, build_graph, draw
+from .runtime import INPUT, TensorSource, build_graph, draw
 
 KEEP_SERIALIZED_BYTES = 2**30
 TABLE_KEY = "scalespec.architecture"  # metadata: the table the graph was written from, as JSON
-VERSION_KEY = "scalespec.version"
 
 
 class OnnxModel:
@@ -44,6 +43,19 @@ class OnnxModel:
         self.preprocessing = None
         self._sessions: dict[str, object] = {}
         self._serialized: bytes | None = None
+
+    @property
+    def table(self) -> dict:
+        """The architecture table the graph was written from (its metadata, as plain data)."""
+        return json.loads(metadata(self.proto)[TABLE_KEY])
+
+    def _rewritten(self, table: dict, source: TensorSource, *, folded: bool = False) -> onnx.ModelProto:
+        """A new graph of ``table`` valued by ``source``, keeping this graph's metadata."""
+        proto = build_graph(read_architecture(table), source, folded=folded)
+        for entry in self.proto.metadata_props:
+            proto.metadata_props.add(key=entry.key, value=entry.value)
+        set_metadata(proto, scalespec_architecture=json.dumps(table))
+        return proto
 
     @property
     def outputs(self) -> list[str]:
@@ -70,9 +82,9 @@ class OnnxModel:
         self._sessions.clear()
         self._serialized = None
 
-    def __call__(self, x: np.ndarray) -> np.ndarray | list[np.ndarray]:
+    def __call__(self, x: np.ndarray, device: str = "cpu") -> np.ndarray | list[np.ndarray]:
         """Logits (or the graph's one output) for NCHW float32 ``x``; a features-only graph's maps."""
-        out = self.session().run(None, {INPUT: np.ascontiguousarray(x, dtype=np.float32)})
+        out = self.session(device).run(None, {INPUT: np.ascontiguousarray(x, dtype=np.float32)})
         return out if self.feature_info else out[0]
 
     def reset_classifier(self, num_classes: int, drop_rate: float | None = None) -> None:
@@ -82,7 +94,7 @@ class OnnxModel:
             raise ValueError(f"num_classes must be 0 (no classifier) or more, got {num_classes!r}")
         if self.feature_info:
             raise ValueError("a features-only model has no classifier to reset")
-        table = json.loads(metadata(self.proto)[TABLE_KEY])
+        table = self.table
         if table.get("pool") is None:
             raise ValueError(
                 "the model ends in a feature map (include_top=False): there is no classifier to reset"
@@ -100,23 +112,17 @@ class OnnxModel:
         def source(name: str, shape: tuple[int, ...], init: Init) -> np.ndarray:
             return numpy_helper.to_array(trunk[name]) if name in trunk else fresh(name, shape, init)
 
-        proto = build_graph(read_architecture(table), source)
-        for entry in self.proto.metadata_props:
-            proto.metadata_props.add(key=entry.key, value=entry.value)
-        set_metadata(proto, scalespec_architecture=json.dumps(table))
-        self.proto, self.network, self.num_classes = proto, None, num_classes
+        self.proto = self._rewritten(table, source)
+        self.network, self.num_classes = None, num_classes
         self.weights_changed()
 
     def optimized(self) -> OnnxModel:
         """A new graph with every BatchNormalization folded into its conv's kernel and bias
         (``ir.weights.fold_batch_norms``): what onnxruntime's optimiser does, done in the file."""
-        table = json.loads(metadata(self.proto)[TABLE_KEY])
-        arch = read_architecture(table)
+        table = self.table
         weights = {t.name: numpy_helper.to_array(t) for t in self.proto.graph.initializer}
-        folded = fold_batch_norms(weights, arch.bn_eps)
-        proto = build_graph(arch, lambda name, shape, init: folded[name], folded=True)
-        for entry in self.proto.metadata_props:
-            proto.metadata_props.add(key=entry.key, value=entry.value)
+        folded = fold_batch_norms(weights, table["bn_eps"])
+        proto = self._rewritten(table, lambda name, shape, init: folded[name], folded=True)
         set_metadata(proto, scalespec_folded="true")
         model = OnnxModel(proto)
         model.preprocessing = self.preprocessing

@@ -52,15 +52,10 @@ def measure(model: keras.Model, resolution: int) -> Measured:
     """Trainable params, BN moving statistics and MACs of ``model`` at ``resolution``."""
     params = sum(prod(w.shape) for w in model.trainable_weights)
     buffers = sum(prod(w.shape) for w in model.non_trainable_weights)
-    backend = keras.backend.backend()
-    if backend == "torch":
-        return Measured(
-            int(params), int(buffers), torch_macs(model, resolution), HOW_TORCH.format(keras.__version__)
-        )
-    if backend == "jax":
-        return Measured(
-            int(params), int(buffers), jax_macs(model, resolution), HOW_JAX.format(keras.__version__)
-        )
+    other = {"torch": (torch_macs, HOW_TORCH), "jax": (jax_macs, HOW_JAX)}.get(keras.backend.backend())
+    if other is not None:  # Keras on another backend: that framework counts
+        count, how = other
+        return Measured(int(params), int(buffers), count(model, resolution), how.format(keras.__version__))
     import tensorflow as tf
 
     flops = flops_by_op_type(traced_graph(model, resolution))
