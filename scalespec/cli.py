@@ -299,7 +299,7 @@ def cmd_conform(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scalespec",
-        description="Compound-scaled networks from one validated spec: cost model, PyTorch and Keras models, conformance.",
+        description="Compound-scaled networks from one validated spec: cost model, PyTorch, Keras and ONNX models, conformance.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -45,7 +45,7 @@ OPTIONS = (
     Option(
         dest="backends",
         metavar="LIST",
-        help="comma-separated backends: torch, tensorflow, onnx (default: every one installed); the first provides the weights",
+        help="comma-separated backends: torch, tensorflow, onnx, keras-jax, keras-torch (default: torch, tensorflow and onnx where installed); the first provides the weights",
     ),
     Option(
         dest="device",
