@@ -15,10 +15,17 @@ from .conformance.options import CLI, with_flag_names
 from .errors import SpecError
 from .ir.cost import NetworkCost, network_cost, stage_rows
 from .ir.fit import Budget, fit_phi, fitting_variants
+from .ir.memory import memory_report
 from .ir.network import Network
 from .ir.resolve import resolve
 from .ir.strategies import FAST_ALPHA, STRATEGIES
-from .modelargs import add_model_arguments, add_tuning_arguments, features_of, resolve_args
+from .modelargs import (
+    add_memory_arguments,
+    add_model_arguments,
+    add_tuning_arguments,
+    features_of,
+    resolve_args,
+)
 from .spec.io import json_schema
 from .spec.scaling import flops_constraint_gap
 from .zoo import families, load_family, load_model
@@ -79,8 +86,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def show_report(net: Network, cost: NetworkCost) -> dict:
-    """Everything ``show --json`` prints: multipliers, per-stage rows, per-layer rows and totals."""
+def show_report(net: Network, cost: NetworkCost, *, batch: int = 1, dtype: str = "float32") -> dict:
+    """Everything ``show --json`` prints: multipliers, per-stage rows, per-layer rows, totals, and
+    memory at ``batch`` and ``dtype``."""
     return {
         **net.identity(),
         "resolution": cost.resolution,
@@ -98,13 +106,14 @@ def show_report(net: Network, cost: NetworkCost) -> dict:
             for r in cost.layers
         ],
         "total": cost.total.as_dict(),
+        "memory": memory_report(net, resolution=cost.resolution, batch=batch, dtype=dtype),
     }
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     _, net = resolve_args(args)
     cost = network_cost(net)
-    report = show_report(net, cost)
+    report = show_report(net, cost, batch=args.batch, dtype=args.dtype)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -133,7 +142,29 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"other ops (BN, activations, pooling, adds, SE multiply) {_human(total.other_ops)}   "
         f"activations {_human(total.activations)} elements"
     )
+    print(memory_lines(report["memory"]))
     return 0
+
+
+def memory_lines(memory: dict) -> str:
+    """Two lines on inference and training memory (ir/memory.py says what is counted)."""
+    inference, sgd, adam = memory["inference"], memory["training"]["sgd"], memory["training"]["adam"]
+    return (
+        f"memory at batch {inference['batch']}, {inference['dtype']}: inference {_bytes(inference['total_bytes'])} "
+        f"(weights {_bytes(inference['weights_bytes'])} folded, activations peak "
+        f"{_bytes(inference['peak_activation_bytes'])} at {inference['peak_at']})\n"
+        f"  training {_bytes(sgd['total_bytes'])} with SGD-momentum, {_bytes(adam['total_bytes'])} with Adam "
+        f"(saved activations {_bytes(sgd['saved_activation_bytes'])}, gradients {_bytes(sgd['gradient_bytes'])})"
+    )
+
+
+def _bytes(value: int) -> str:
+    """Bytes in binary units: 12.3 MiB."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return ""
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -312,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("show", help="per-stage table and totals of a resolved model")
     add_model_arguments(p)
+    add_memory_arguments(p)
     p.add_argument("--json", action="store_true", help="print the full report (per layer too) as JSON")
     p.set_defaults(func=cmd_show)
 

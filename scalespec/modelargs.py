@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 
 from .errors import SpecError
+from .ir.memory import DTYPE_BYTES
 from .ir.network import Network
 from .ir.table import POOLS
 from .zoo import ModelRef, resolve_model
+
+DTYPES = tuple(DTYPE_BYTES)
 
 
 def add_model_arguments(
@@ -31,6 +34,17 @@ def add_model_arguments(
         )
     parser.add_argument("--resolution", type=int, help="input size (default: the variant's)")
     parser.add_argument("--profile", help="named convention profile of the spec, e.g. keras")
+
+
+def add_memory_arguments(parser: argparse.ArgumentParser) -> None:
+    """--batch and --dtype: what the memory figures (ir/memory.py) are computed for."""
+    parser.add_argument("--batch", type=int, default=1, help="batch size of the memory figures (default 1)")
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        choices=DTYPES,
+        help="element type of every tensor in the memory figures (default float32)",
+    )
 
 
 def resolve_args(args: argparse.Namespace, *, num_classes: int | None = None) -> tuple[ModelRef, Network]:

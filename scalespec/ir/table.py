@@ -229,6 +229,9 @@ class Architecture(NamedTuple):
     pool: str | None = "avg"  # global pooling after the head: avg, max, or None (the map is the output)
 
 
+# activations that overwrite their input (PyTorch's inplace=True) after a conv's batch norm, whose
+# fresh output nothing else reads; the memory model (ir/memory.py) counts on the same list
+INPLACE_ACTIVATIONS = ("relu", "relu6", "silu", "hard_swish", "hard_sigmoid")
 POOLS = ("avg", "max")  # global pooling after the head; None: no pool, the last map is the output
 
 

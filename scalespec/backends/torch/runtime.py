@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...ir.table import (
+    INPLACE_ACTIVATIONS,
     Architecture,
     BlockRow,
     ConvLayer,
@@ -42,7 +43,6 @@ ACTIVATIONS = {
     "identity": nn.Identity,
     "softmax": lambda: nn.Softmax(dim=1),  # over classes: a classifier's probabilities
 }
-INPLACE = ("relu", "relu6", "silu", "hard_swish", "hard_sigmoid")  # activations torch can run in place
 
 
 def make_activation(name: str | None, inplace: bool = False) -> nn.Module:
@@ -51,7 +51,7 @@ def make_activation(name: str | None, inplace: bool = False) -> nn.Module:
         return nn.Identity()
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r} (known: {', '.join(ACTIVATIONS)})")
-    return ACTIVATIONS[name](inplace=True) if inplace and name in INPLACE else ACTIVATIONS[name]()
+    return ACTIVATIONS[name](inplace=True) if inplace and name in INPLACE_ACTIVATIONS else ACTIVATIONS[name]()
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
