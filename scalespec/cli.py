@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import shlex
@@ -192,22 +194,70 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+BUDGET_FLAGS = (
+    ("max_macs", "MACs", _human),
+    ("max_params", "params", _human),
+    ("max_activations", "activations", _human),
+    ("max_memory", "inference memory", lambda v: _bytes(int(v))),
+    ("max_training_memory", "training memory", lambda v: _bytes(int(v))),
+)
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
-    if args.max_macs is None and args.max_params is None:
-        raise SpecError([("budget", "give --max-macs and/or --max-params")])
-    budget = Budget(max_macs=args.max_macs, max_params=args.max_params)
-    spec = load_model(args.model).spec
-    best = fit_phi(spec, budget, resolution=args.resolution, profile=args.profile)
-    limits = ", ".join(
-        f"{label} <= {_human(v)}" for label, v in (("MACs", args.max_macs), ("params", args.max_params)) if v
+    from .ir.fit import LIMITS, fit_strategy
+    from .zoo import resolve_model
+
+    if all(getattr(args, name) is None for name in LIMITS):
+        raise SpecError(
+            [
+                (
+                    "budget",
+                    "give at least one of --max-macs, --max-params, --max-activations, --max-memory, --max-training-memory",
+                )
+            ]
+        )
+    if args.variant and not args.strategy:
+        raise SpecError(
+            [("variant", "--variant is the base a --strategy scales from; phi fitting starts at phi 0")]
+        )
+    budget = Budget(
+        **{name: getattr(args, name) for name in LIMITS},
+        batch=args.batch,
+        dtype=args.dtype,
+        optimizer=args.optimizer,
     )
-    if best is None:
-        print(f"no phi in [-10, 30] fits {limits}", file=sys.stderr)
-        return 1
+    limits = ", ".join(
+        f"{label} <= {show(v)}" for name, label, show in BUDGET_FLAGS if (v := getattr(args, name))
+    )
+    if args.strategy:
+        ref, base = resolve_model(
+            args.model, variant=args.variant, resolution=args.resolution, profile=args.profile
+        )
+        spec = ref.spec
+        best = fit_strategy(spec, base, budget, args.strategy, alpha=args.alpha, profile=args.profile)
+        if best is None:
+            print(f"no FLOPs multiplier of {args.strategy} scaling fits {limits}", file=sys.stderr)
+            return 1
+        print(
+            f"largest {args.strategy} scaling of {base.name} fitting {limits}: x{best.flops_multiplier:.3f} FLOPs asked"
+        )
+    else:
+        spec = load_model(args.model).spec
+        best = fit_phi(spec, budget, resolution=args.resolution, profile=args.profile)
+        if best is None:
+            print(f"no phi in [-10, 30] fits {limits}", file=sys.stderr)
+            return 1
+        print(f"largest phi fitting {limits}: phi = {best.phi:.2f}")
     m, total = best.network.multipliers, best.cost
-    print(f"largest phi fitting {limits}: phi = {best.phi:.2f}")
-    print(f"  width x{m.width:.4f}, depth x{m.depth:.4f}, resolution {m.resolution}px")
-    print(f"  params {total.params:,} ({_human(total.params)}), MACs {total.macs:,} ({_human(total.macs)})")
+    print(
+        f"  width x{m.width:.4f}, depth x{m.depth:.4f}, resolution {m.resolution}px, {len(best.network.blocks)} blocks"
+    )
+    print(
+        f"  params {total.params:,} ({_human(total.params)}), MACs {total.macs:,} ({_human(total.macs)}), "
+        f"activations {_human(total.activations)}"
+    )
+    memory = memory_report(best.network, batch=args.batch, dtype=args.dtype)
+    print("  " + memory_lines(memory).replace("\n", "\n  "))
     if spec.scaling.variants:
         fits = fitting_variants(spec, budget, resolution=args.resolution, profile=args.profile)
         shown = [f"{f.variant} ({_human(f.cost.macs)} MACs, {_human(f.cost.params)} params)" for f in fits]
@@ -226,8 +276,9 @@ def cmd_scale(args: argparse.Namespace) -> int:
         variant=args.variant,
         profile=args.profile,
     )
+    memory = memory_report(scaled.network, batch=args.batch, dtype=args.dtype)
     if args.json:
-        print(json.dumps({"model": args.model, **scaled.as_dict()}, indent=2))
+        print(json.dumps({"model": args.model, **scaled.as_dict(), "memory": memory}, indent=2))
         return 0
     net, total = scaled.network, scaled.cost
     how = f"{args.strategy} (a = {args.alpha:g})" if args.strategy == "fast" else args.strategy
@@ -246,7 +297,80 @@ def cmd_scale(args: argparse.Namespace) -> int:
         f"  params {total.params:,} ({_human(total.params)}), MACs {total.macs:,} ({_human(total.macs)}), "
         f"activations {total.activations:,} ({_human(total.activations)})"
     )
+    print("  " + memory_lines(memory).replace("\n", "\n  "))
     return 0
+
+
+def cmd_frontier(args: argparse.Namespace) -> int:
+    from .files import atomic_write, check_output
+    from .ir.frontier import CSV_COLUMNS, frontier, multiplier_grid, variant_points
+    from .zoo import resolve_model
+
+    if not args.output and not args.csv:
+        raise SpecError([("output", "give -o PLOT.png and/or --csv TABLE.csv")])
+    outputs = [(path, field) for path, field in ((args.output, "output"), (args.csv, "csv")) if path]
+    for path, field in outputs:
+        check_output(path, force=args.force, field=field)  # before any work
+    if args.output:
+        from .plot import _pyplot
+
+        _pyplot()  # matplotlib missing: say so now, not after the timing
+    multipliers = multiplier_grid(args.max_multiplier, args.points)
+    ref, base = resolve_model(args.model, variant=args.variant, profile=args.profile)
+    how = {"profile": args.profile, "batch": args.batch, "dtype": args.dtype}
+    points = frontier(
+        ref.spec, base, strategies=args.strategies, multipliers=multipliers, alpha=args.alpha, **how
+    )
+    variants = variant_points(ref.spec, base, **how)
+    # the variants drawn and timed: those within the curves' range (b0-b4 for x16 from b0)
+    shown = [v for v in variants if v.realised_flops_multiplier <= 1.25 * args.max_multiplier]
+    if args.measure:
+        from dataclasses import replace
+
+        from .timing import time_networks
+
+        every = [*points, *shown]
+        latencies = time_networks(
+            args.measure, [p.network for p in every], batch=args.batch, rounds=args.rounds
+        )
+        every = [replace(p, latency_ms=ms) for p, ms in zip(every, latencies, strict=True)]
+        points, shown = every[: len(points)], every[len(points) :]
+        timed = {v.variant: v for v in shown}
+        variants = [timed.get(v.variant, v) for v in variants]
+    _print_frontier(args, base.name, points)
+    if args.csv:
+        table = io.StringIO()
+        writer = csv.DictWriter(table, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(p.csv_row() for p in (*points, *variants))
+        print(
+            f"wrote {atomic_write(args.csv, table.getvalue(), force=args.force, field='csv')}",
+            file=sys.stderr,
+        )
+    if args.output:
+        from .plot import frontier_png
+
+        title = f"{base.name}: scaling strategies from {base.multipliers.variant or 'the base'} to x{args.max_multiplier:g} MACs"
+        if args.measure:
+            title += f" (latency: {args.measure}, batch {args.batch}, this machine)"
+        png = frontier_png(points, shown, title=title)
+        print(f"wrote {atomic_write(args.output, png, force=args.force)}", file=sys.stderr)
+    return 0
+
+
+def _print_frontier(args: argparse.Namespace, name: str, points: list) -> None:
+    """Each strategy at the largest multiplier: what grew by how much, against the base."""
+    print(f"x{args.max_multiplier:g} FLOPs from {name} ({_human(points[0].macs)} MACs), by strategy:")
+    print(f"  {'strategy':<11}{'MACs':>8}{'params':>9}{'activ.':>9}{'infer.':>9}{'train':>9}{'latency':>10}")
+    for strategy in args.strategies:
+        curve = [p for p in points if p.strategy == strategy]
+        first, last = curve[0], curve[-1]
+        ratios = [last.macs / first.macs, last.params / first.params, last.activations / first.activations]
+        ratios += [last.inference_bytes / first.inference_bytes, last.training_bytes / first.training_bytes]
+        latency = f"x{last.latency_ms / first.latency_ms:.2f}" if last.latency_ms else "-"
+        print(
+            f"  {strategy:<11}" + "".join(f"{'x' + format(r, '.2f'):>9}" for r in ratios) + f"{latency:>10}"
+        )
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -354,10 +478,35 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of spec files")
     p.set_defaults(func=cmd_schema)
 
-    p = sub.add_parser("fit", help="largest compound phi whose model fits a MACs/params budget")
+    p = sub.add_parser(
+        "fit",
+        help="largest compound phi (or --strategy multiplier) whose model fits a MACs, params, activations or memory budget",
+    )
     add_model_arguments(p, scaling=False)
     p.add_argument("--max-macs", type=float, help="budget in multiply-accumulates (e.g. 2e9)")
     p.add_argument("--max-params", type=float, help="budget in trainable parameters (e.g. 2e7)")
+    p.add_argument(
+        "--max-activations", type=float, help="budget in activation elements (conv and linear outputs)"
+    )
+    p.add_argument(
+        "--max-memory", type=float, help="budget in bytes of inference memory at --batch (e.g. 2e8)"
+    )
+    p.add_argument(
+        "--max-training-memory",
+        type=float,
+        help="budget in bytes of training memory at --batch with --optimizer (e.g. 8e9)",
+    )
+    add_memory_arguments(p)
+    p.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"), help="for --max-training-memory")
+    p.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        help="fit the FLOPs multiplier of this scaling strategy instead of phi (see scale)",
+    )
+    p.add_argument("--variant", help="with --strategy: the named variant to scale from")
+    p.add_argument(
+        "--alpha", type=float, default=FAST_ALPHA, help="fast scaling's share of width (default 0.8)"
+    )
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser(
@@ -378,8 +527,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--alpha", type=float, default=FAST_ALPHA, help="fast scaling's share of width (default 0.8)"
     )
+    add_memory_arguments(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_scale)
+
+    p = sub.add_parser(
+        "frontier",
+        help="every scaling strategy from 1x to N x MACs: a plot and a CSV of params, activations, memory (and latency)",
+    )
+    add_model_arguments(p, scaling=False)
+    p.add_argument("--variant", help="the named variant to start from (default: the model's own)")
+    p.add_argument(
+        "--strategies",
+        nargs="+",
+        default=list(STRATEGIES),
+        choices=STRATEGIES,
+        metavar="STRATEGY",
+        help=f"which curves to draw (default: all of {', '.join(STRATEGIES)})",
+    )
+    p.add_argument("--max-multiplier", type=float, default=16.0, help="largest FLOPs multiplier (default 16)")
+    p.add_argument(
+        "--points", type=int, default=9, help="multipliers per strategy, log-spaced from 1 (default 9)"
+    )
+    p.add_argument(
+        "--alpha", type=float, default=FAST_ALPHA, help="fast scaling's share of width (default 0.8)"
+    )
+    add_memory_arguments(p)
+    p.add_argument("-o", "--output", help="the PNG to draw (needs matplotlib: scalespec[plot])")
+    p.add_argument("--csv", help="a CSV with one row per strategy and multiplier, and one per named variant")
+    p.add_argument(
+        "--measure",
+        choices=("torch", "tensorflow", "onnx"),
+        help="also time every network on this machine (alternated passes, median) and plot latency",
+    )
+    p.add_argument("--rounds", type=int, default=3, help="timing passes over all networks (default 3)")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.set_defaults(func=cmd_frontier)
 
     p = sub.add_parser("generate", help="write a standalone PyTorch or Keras model file, or an ONNX graph")
     add_model_arguments(p)

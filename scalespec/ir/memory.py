@@ -101,7 +101,8 @@ class TrainingMemory:
         }
 
 
-def _check(batch: int, dtype: str, optimizer: str = "none") -> None:
+def check_memory_arguments(batch: int, dtype: str, optimizer: str = "none") -> None:
+    """SpecError naming batch, dtype or optimizer when one is not usable."""
     problems = []
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         problems.append(("batch", f"batch must be a positive integer, got {batch!r}"))
@@ -227,7 +228,7 @@ def inference_memory(
     network: Network, *, resolution: int | None = None, batch: int = 1, dtype: str = "float32"
 ) -> InferenceMemory:
     """Weights and peak activation memory of the folded inference model (module docstring)."""
-    _check(batch, dtype)
+    check_memory_arguments(batch, dtype)
     program = _Program(network, resolution, batch, training=False)
     steps, outputs = program.build()
     peak, where = peak_activations(steps, program.sizes, outputs)
@@ -250,7 +251,7 @@ def training_memory(
     optimizer: str = "sgd",
 ) -> TrainingMemory:
     """Weights, gradients, optimizer state and saved activations for one training step."""
-    _check(batch, dtype, optimizer)
+    check_memory_arguments(batch, dtype, optimizer)
     program = _Program(network, resolution, batch, training=True)
     steps, _ = program.build()
     size = DTYPE_BYTES[dtype]
