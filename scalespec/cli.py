@@ -385,7 +385,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     weights = load_safetensors(args.weights, field="weights") if args.weights else None
     ref, net = resolve_args(args, num_classes=args.num_classes)
     net = features_of(net, args)
-    artifact = backend.emit(net, origin=ref, command=_command(args.argv), weights=weights)
+    artifact = backend.emit(
+        net, origin=ref, command=_command(args.argv), weights=weights, for_inference=args.for_inference
+    )
     if args.output == "-":
         if isinstance(artifact, bytes):
             sys.stdout.buffer.write(artifact)
@@ -576,6 +578,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="canonical .safetensors weights to embed (onnx; default: drawn from the declared initialisers)",
     )
     p.add_argument("--num-classes", type=int, help="classifier size (default: the spec's)")
+    p.add_argument(
+        "--for-inference",
+        action="store_true",
+        help="every batch norm folded into its conv (the model scalespec.optimize_for_inference makes)",
+    )
     add_tuning_arguments(p)
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.set_defaults(func=cmd_generate)

@@ -264,3 +264,13 @@ def test_generate_bakes_the_model_end_into_the_file(flags, shape, tmp_path):
         assert [tuple(m.shape) for m in result] == [(1, 320, 1, 1)]
     else:
         assert tuple(result.shape) == shape
+
+
+def test_generate_for_inference_writes_the_folded_model(tmp_path, capsys):
+    out = tmp_path / "fast.py"
+    assert (
+        main(["generate", "efficientnet-b0", "--framework", "torch", "--for-inference", "-o", str(out)]) == 0
+    )
+    text = out.read_text()
+    assert "For inference only" in text and "folded=True" in text
+    assert "--for-inference" in text  # the regenerate line keeps the flag

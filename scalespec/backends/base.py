@@ -91,10 +91,12 @@ class Backend(Protocol):
         origin: ModelRef | None = None,
         command: str | None = None,
         weights: Mapping[str, np.ndarray] | None = None,
+        for_inference: bool = False,
     ) -> str | bytes:
         """The standalone artifact: source defining ``build_model(num_classes=None)`` that imports
         only the framework, or a graph file's bytes with ``weights`` embedded (a source file
-        holds no weights: giving them is a SpecError naming ``weights``)."""
+        holds no weights: giving them is a SpecError naming ``weights``). ``for_inference``:
+        the model ``optimize_for_inference`` makes, every batch norm folded into its conv."""
 
     def load_emitted(self, path: str | Path, *, num_classes: int | None = None) -> Any:
         """A model from an emitted artifact: a source file's ``build_model(num_classes)``, or a

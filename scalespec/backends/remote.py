@@ -132,8 +132,11 @@ class RemoteBackend:
         origin: ModelRef | None = None,
         command: str | None = None,
         weights: Mapping[str, np.ndarray] | None = None,
+        for_inference: bool = False,
     ) -> str:
-        return self._call("emit", network, origin=origin, command=command, weights=weights)
+        return self._call(
+            "emit", network, origin=origin, command=command, weights=weights, for_inference=for_inference
+        )
 
     def load_emitted(self, path: str | Path, *, num_classes: int | None = None) -> RemoteModel:
         """The generated file's ``build_model(num_classes)``, run by the worker on its Keras backend."""

@@ -34,10 +34,11 @@ def emit_source(
     footer: str,
     origin: ModelRef | None = None,
     command: str | None = None,
+    for_inference: bool = False,
 ) -> str:
     """The whole generated file for ``network``: header, runtime, ARCHITECTURE, then ``footer``."""
     parts = [
-        header(network, framework, origin, command),
+        header(network, framework, origin, command, for_inference),
         inline_modules(runtime.read_text(encoding="utf-8"), Path(table_module.__file__).read_text("utf-8")),
         "ARCHITECTURE = " + architecture_literal(network) + "\n",
         footer.lstrip("\n"),
@@ -54,14 +55,27 @@ def comment_text(text: str, room: int = MAX_LINE) -> str:
     return safe if len(safe) <= room else safe[: max(room - 3, 0)] + "..."
 
 
-def header(network: Network, framework: str, origin: ModelRef | None, command: str | None) -> str:
+def header(
+    network: Network,
+    framework: str,
+    origin: ModelRef | None,
+    command: str | None,
+    for_inference: bool = False,
+) -> str:
     """Comment lines naming the generator, the spec (file and sha256), the resolution and the command."""
-    lines = provenance(network, framework, origin, command)
+    lines = provenance(network, framework, origin, command, for_inference=for_inference)
     lines.append("Edit ARCHITECTURE (one row per block) to change the network; build_model() builds it.")
     return "\n".join("# " + comment_text(line, MAX_LINE - 2) for line in lines)
 
 
-def provenance(network: Network, framework: str, origin: ModelRef | None, command: str | None) -> list[str]:
+def provenance(
+    network: Network,
+    framework: str,
+    origin: ModelRef | None,
+    command: str | None,
+    *,
+    for_inference: bool = False,
+) -> list[str]:
     """What made a generated artifact: the generator, the spec (file and sha256), the resolution,
     the command that regenerates it, one line each (raw text: escape it where it lands)."""
     m = network.multipliers
@@ -76,6 +90,10 @@ def provenance(network: Network, framework: str, origin: ModelRef | None, comman
     else:
         lines.append(f"Spec: {origin.spec.name!r} from {origin.source}")
         lines.append(f"Spec sha256: {origin.sha256}")
+    if for_inference:
+        lines.append(
+            "For inference only: every batch norm folded into its conv (scalespec.optimize_for_inference)"
+        )
     if command:
         lines.append(f"Regenerate: {command}")
     return lines

@@ -21,7 +21,7 @@ import yaml
 
 from scalespec.backends import BACKEND_NAMES, REMOTE_BACKENDS, get_backend
 from scalespec.backends.base import Backend, TrainBatch
-from scalespec.conformance.checks import random_input, random_weights
+from scalespec.conformance.checks import ATOL, RTOL, random_input, random_weights
 from scalespec.errors import SpecError
 from scalespec.files import load_safetensors, save_safetensors
 from scalespec.ir.cost import network_cost
@@ -260,6 +260,25 @@ def test_generated_equals_built(backend, tmp_path, padding):
     backend.import_weights(generated, backend.export_weights(built))
     x = random_input(network, 29, seed=6)
     np.testing.assert_array_equal(backend.forward(generated, x), backend.forward(built, x))
+
+
+@pytest.mark.parametrize("padding", ["symmetric", "same"])
+def test_generated_for_inference_equals_optimize_for_inference(backend, tmp_path, padding):
+    """``emit(for_inference=True)`` builds the folded model: the weights of
+    ``optimize_for_inference`` load into it by their canonical names (each conv's kernel and new
+    bias) and it computes the same outputs as that model, and as the unfolded model within
+    convention 7."""
+    network = tiny(padding)
+    built = loaded(backend, network, seed=5)
+    fast = backend.optimize_for_inference(built)
+    path = write_emitted(backend, network, tmp_path / f"inference{backend.suffix}", for_inference=True)
+    generated = backend.load_emitted(path)
+    folded = backend.export_weights(fast)
+    assert "stem.conv.bias" in folded and not any(".bn." in name for name in folded)
+    backend.import_weights(generated, folded)
+    x = random_input(network, 29, seed=6)
+    np.testing.assert_array_equal(backend.forward(generated, x), backend.forward(fast, x))
+    np.testing.assert_allclose(backend.forward(generated, x), backend.forward(built, x), rtol=RTOL, atol=ATOL)
 
 
 def test_generated_feature_pyramid_equals_built(backend, tmp_path):

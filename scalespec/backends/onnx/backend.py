@@ -57,11 +57,12 @@ class OnnxBackend:
         origin: ModelRef | None = None,
         command: str | None = None,
         weights: Mapping[str, np.ndarray] | None = None,
+        for_inference: bool = False,
     ) -> bytes:
         """The .onnx file's bytes, with ``weights`` embedded (else fresh ones)."""
         from .emit import emit
 
-        return emit(network, origin=origin, command=command, weights=weights)
+        return emit(network, origin=origin, command=command, weights=weights, for_inference=for_inference)
 
     def load_emitted(self, path: str | Path, *, num_classes: int | None = None) -> Any:
         """The OnnxModel an emitted .onnx file holds, weights included (and a fresh

@@ -30,14 +30,18 @@ def emit(
     origin: ModelRef | None = None,
     command: str | None = None,
     weights: Mapping[str, np.ndarray] | None = None,
+    for_inference: bool = False,
 ) -> bytes:
     """The .onnx file's bytes: canonical ``weights`` embedded, else freshly drawn ones (the
-    declared initialisation); the full ONNX checker has passed on it."""
+    declared initialisation); ``for_inference``: batch norms folded into the convs (the
+    graph ``optimized()`` makes). The full ONNX checker has passed on it."""
     model = build(network)
     if weights is not None:
         import_weights(model, weights)
+    if for_inference:
+        model = model.optimized()
     proto = model.proto
-    lines = provenance(network, "ONNX", origin, command)
+    lines = provenance(network, "ONNX", origin, command, for_inference=for_inference)
     proto.doc_string = "\n".join(lines)
     extra = {"scalespec_command": command or ""}
     if origin is not None:

@@ -93,12 +93,13 @@ class TensorFlowBackend:
         origin: ModelRef | None = None,
         command: str | None = None,
         weights: Mapping[str, np.ndarray] | None = None,
+        for_inference: bool = False,
     ) -> str:
         """Standalone Keras source defining ``build_model(num_classes=None)``."""
         from .emit import emit
 
         refuse_weights(weights, "Keras")
-        return emit(network, origin=origin, command=command)
+        return emit(network, origin=origin, command=command, for_inference=for_inference)
 
     def load_emitted(self, path: str | Path, *, num_classes: int | None = None) -> Any:
         """``build_model(num_classes)`` of a generated file (fresh weights)."""

@@ -10,14 +10,24 @@ from ..source import emit_source
 
 RUNTIME_PATH = Path(__file__).with_name("runtime.py")
 
-FOOTER = '''
+BUILD = '''
 def build_model(num_classes: int | None = None) -> keras.Model:
     """The network as a Keras model (NHWC input of any size); ``num_classes`` resizes the classifier
     (0: none, pooled features out). When ARCHITECTURE names ``features``, a model with one NHWC
     output per feature level."""
     return build_keras_model(read_architecture(ARCHITECTURE, num_classes))
+'''
 
+BUILD_FOR_INFERENCE = '''
+def build_model(num_classes: int | None = None) -> keras.Model:
+    """The network for inference only, as a Keras model (NHWC input of any size) with every
+    batch norm folded into its conv: load the weights of the model that
+    ``scalespec.optimize_for_inference`` returns (``set_weights(fast.get_weights())``, or
+    ``save_weights``/``load_weights``); ``num_classes`` resizes the classifier."""
+    return build_keras_model(read_architecture(ARCHITECTURE, num_classes), folded=True)
+'''
 
+MAIN = """
 if __name__ == "__main__":  # run once on a blank image at the nominal size
     import math
 
@@ -27,16 +37,23 @@ if __name__ == "__main__":  # run once on a blank image at the nominal size
     params = sum(math.prod(w.shape) for w in model.trainable_weights)
     shapes = [tuple(o.shape) for o in out] if isinstance(out, list) else tuple(out.shape)
     print(f"{ARCHITECTURE['name']}: output {shapes}, {params} parameters")
-'''
+"""
 
 
-def emit(network: Network, *, origin: ModelRef | None = None, command: str | None = None) -> str:
+def emit(
+    network: Network,
+    *,
+    origin: ModelRef | None = None,
+    command: str | None = None,
+    for_inference: bool = False,
+) -> str:
     """Standalone source importing only Keras and defining ``build_model(num_classes=None)``."""
     return emit_source(
         network,
         framework="TensorFlow/Keras",
         runtime=RUNTIME_PATH,
-        footer=FOOTER,
+        footer=(BUILD_FOR_INFERENCE if for_inference else BUILD) + "\n\n" + MAIN,
         origin=origin,
         command=command,
+        for_inference=for_inference,
     )

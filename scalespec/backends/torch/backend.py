@@ -43,9 +43,10 @@ class TorchBackend:
         origin: ModelRef | None = None,
         command: str | None = None,
         weights: Mapping[str, np.ndarray] | None = None,
+        for_inference: bool = False,
     ) -> str:
         refuse_weights(weights, "PyTorch")
-        return _emit.emit(network, origin=origin, command=command)
+        return _emit.emit(network, origin=origin, command=command, for_inference=for_inference)
 
     def load_emitted(self, path: str | Path, *, num_classes: int | None = None) -> torch.nn.Module:
         """``build_model(num_classes)`` of a generated file (fresh weights, training mode)."""

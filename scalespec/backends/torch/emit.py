@@ -10,14 +10,24 @@ from ..source import emit_source
 
 RUNTIME_PATH = Path(__file__).with_name("runtime.py")
 
-FOOTER = '''
+BUILD = '''
 def build_model(num_classes: int | None = None) -> ScaledNet:
     """The network, in training mode like every nn.Module (``.eval()`` for inference);
     ``num_classes`` resizes the classifier (0: none, pooled features out). When ARCHITECTURE
     names ``features``, a FeaturePyramid returning those maps."""
     return build_network(read_architecture(ARCHITECTURE, num_classes))
+'''
 
+BUILD_FOR_INFERENCE = '''
+def build_model(num_classes: int | None = None) -> ScaledNet:
+    """The network for inference only: eval mode, channels_last, no gradients, and every batch
+    norm folded into its conv. Load the ``state_dict`` of the model that
+    ``scalespec.optimize_for_inference`` returns (convs with folded kernels and biases);
+    ``num_classes`` resizes the classifier (0: none, pooled features out)."""
+    return build_network(read_architecture(ARCHITECTURE, num_classes), folded=True)
+'''
 
+MAIN = """
 if __name__ == "__main__":  # run once on a blank image at the nominal size
     model = build_model().eval()
     size = ARCHITECTURE["resolution"]
@@ -26,11 +36,25 @@ if __name__ == "__main__":  # run once on a blank image at the nominal size
     params = sum(p.numel() for p in model.parameters())
     shapes = [tuple(o.shape) for o in out] if isinstance(out, list) else tuple(out.shape)
     print(f"{ARCHITECTURE['name']}: output {shapes}, {params} parameters")
-'''
+"""
 
 
-def emit(network: Network, *, origin: ModelRef | None = None, command: str | None = None) -> str:
-    """Standalone source importing only torch and defining ``build_model(num_classes=None)``."""
+def emit(
+    network: Network,
+    *,
+    origin: ModelRef | None = None,
+    command: str | None = None,
+    for_inference: bool = False,
+) -> str:
+    """Standalone source importing only torch and defining ``build_model(num_classes=None)``;
+    ``for_inference``: a model built folded, for the weights of ``optimize_for_inference``."""
+    footer = (BUILD_FOR_INFERENCE if for_inference else BUILD) + "\n\n" + MAIN
     return emit_source(
-        network, framework="PyTorch", runtime=RUNTIME_PATH, footer=FOOTER, origin=origin, command=command
+        network,
+        framework="PyTorch",
+        runtime=RUNTIME_PATH,
+        footer=footer,
+        origin=origin,
+        command=command,
+        for_inference=for_inference,
     )

@@ -73,8 +73,11 @@ class Conv2dSame(nn.Conv2d):
         return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
-def conv2d(cin: int, cout: int, kernel: int, stride: int, groups: int, padding: str) -> nn.Conv2d:
-    """A bias-free conv; padding ``symmetric`` is (k-1)//2 each side, ``same`` is TensorFlow SAME.
+def conv2d(
+    cin: int, cout: int, kernel: int, stride: int, groups: int, padding: str, bias: bool = False
+) -> nn.Conv2d:
+    """A conv (bias-free unless a batch norm was folded into it); padding ``symmetric`` is
+    (k-1)//2 each side, ``same`` is TensorFlow SAME.
 
     SAME padding depends on the input size only when stride > 1 (or the kernel is even), so
     only then is the padding computed per input; otherwise it is a fixed amount, as fast as
@@ -83,8 +86,8 @@ def conv2d(cin: int, cout: int, kernel: int, stride: int, groups: int, padding: 
     if padding not in ("symmetric", "same"):
         raise ValueError(f"unknown padding mode {padding!r}")
     if padding == "symmetric" or (stride == 1 and kernel % 2 == 1):
-        return nn.Conv2d(cin, cout, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False)
-    return Conv2dSame(cin, cout, kernel, stride, 0, groups=groups, bias=False)
+        return nn.Conv2d(cin, cout, kernel, stride, (kernel - 1) // 2, groups=groups, bias=bias)
+    return Conv2dSame(cin, cout, kernel, stride, 0, groups=groups, bias=bias)
 
 
 def draw(tensor: torch.Tensor, init: Init) -> None:
@@ -108,15 +111,24 @@ def draw_tensors(module: nn.Module, inits: dict[str, Init]) -> None:
 
 
 class ConvNormAct(nn.Module):
-    """conv -> batch norm -> activation; the children ``conv`` and ``bn`` give the weight names."""
+    """conv -> batch norm -> activation; the children ``conv`` and ``bn`` give the weight names.
+    ``folded`` (inference only): the batch norm folded into the conv, which gains a bias."""
 
-    def __init__(self, layer: ConvLayer, padding: str, eps: float, momentum: float, init: str):
+    def __init__(
+        self, layer: ConvLayer, padding: str, eps: float, momentum: float, init: str, folded: bool = False
+    ):
         super().__init__()
         groups = layer.in_channels if layer.depthwise else 1
-        self.conv = conv2d(layer.in_channels, layer.out_channels, layer.kernel, layer.stride, groups, padding)
-        self.bn = nn.BatchNorm2d(layer.out_channels, eps=eps, momentum=momentum)
+        shape = (layer.in_channels, layer.out_channels, layer.kernel, layer.stride, groups, padding)
+        self.conv = conv2d(*shape, bias=folded)
+        self.bn = nn.Identity() if folded else nn.BatchNorm2d(layer.out_channels, eps=eps, momentum=momentum)
         self.act = make_activation(layer.act, inplace=True)  # acts on the fresh BN output
-        draw_tensors(self, layer_inits(init, layer))
+        inits = layer_inits(init, layer)
+        draw_tensors(
+            self, {name: how for name, how in inits.items() if not (folded and name.startswith("bn."))}
+        )
+        if folded:
+            nn.init.zeros_(self.conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.bn(self.conv(x)))
@@ -152,11 +164,13 @@ def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
 class Block(nn.Sequential):
     """One table row: its layers in order, then (if residual) stochastic depth and the skip add."""
 
-    def __init__(self, row: BlockRow, padding: str, eps: float, momentum: float, init: str):
+    def __init__(
+        self, row: BlockRow, padding: str, eps: float, momentum: float, init: str, folded: bool = False
+    ):
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         for name, layer in block_layers(row):
             if isinstance(layer, ConvLayer):
-                layers[name] = ConvNormAct(layer, padding, eps, momentum, init)
+                layers[name] = ConvNormAct(layer, padding, eps, momentum, init, folded)
             else:
                 layers[name] = SqueezeExcite(layer, init)
         super().__init__(layers)
@@ -212,9 +226,10 @@ class ScaledNet(nn.Module):
     their maps, shallow to deep.
     """
 
-    def __init__(self, arch: Architecture):
+    def __init__(self, arch: Architecture, folded: bool = False):
         super().__init__()
         bn = {"padding": arch.padding, "eps": arch.bn_eps, "momentum": arch.bn_momentum, "init": arch.init}
+        bn["folded"] = folded
         self.model_name = arch.name
         self.init = arch.init
         self.stem = ConvNormAct(arch.stem.as_layer(), **bn)
@@ -272,6 +287,14 @@ class FeaturePyramid(ScaledNet):
         raise ValueError("a features-only model has no classifier to reset")
 
 
-def build_network(arch: Architecture) -> ScaledNet:
-    """The module for ``arch``: a FeaturePyramid when the table is features-only, else a ScaledNet."""
-    return FeaturePyramid(arch) if arch.features else ScaledNet(arch)
+def build_network(arch: Architecture, folded: bool = False) -> ScaledNet:
+    """The module for ``arch``: a FeaturePyramid when the table is features-only, else a ScaledNet.
+
+    ``folded``: for inference only, in eval mode, channels_last and without gradients, each
+    batch norm folded into its conv (load the ``state_dict`` of ``optimize_for_inference``'s
+    model, whose convs carry the folded kernels and biases)."""
+    model = FeaturePyramid(arch, folded) if arch.features else ScaledNet(arch, folded)
+    if folded:
+        model.eval().requires_grad_(False)
+        model.to(memory_format=torch.channels_last)
+    return model
