@@ -67,6 +67,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--iters", type=int, default=20, help="timed passes per model and layout")
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time torch.compile of torchvision's model and of optimize_for_inference's (channels_last)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -93,6 +98,10 @@ def main() -> None:
         moved = {name: model.to(memory_format=fmt) for name, model in models.items()}
         if layout == "channels_last":
             moved[OPTIMIZED] = optimized
+            if args.compile:  # compiled on the first (warm-up) call, a minute or more each
+                moved[f"{OPTIMIZED} compiled"] = torch.compile(optimized)
+                if "torchvision" in moved:
+                    moved["torchvision compiled"] = torch.compile(moved["torchvision"])
         xf = x.to(memory_format=fmt)
         rates = interleaved(moved, xf, args.iters, args.warmup)
         wall = {name: rate[0] for name, rate in rates.items()}
@@ -102,11 +111,17 @@ def main() -> None:
                 f"{layout:14s} {name:20s} {wall[name]:8.2f} img/s  {per_cpu[name]:8.2f} img/cpu-s (median of {args.iters})"
             )
         if "torchvision" in moved:
-            for mine in (name for name in moved if name != "torchvision"):
+            for mine in (name for name in moved if not name.startswith("torchvision")):
                 print(
                     f"{layout:14s} ratio {mine}/torchvision: wall {wall[mine] / wall['torchvision']:.3f}, "
                     f"cpu {per_cpu[mine] / per_cpu['torchvision']:.3f}"
                 )
+        if "torchvision compiled" in moved:
+            mine, theirs = f"{OPTIMIZED} compiled", "torchvision compiled"
+            print(
+                f"{layout:14s} ratio compiled/compiled: wall {wall[mine] / wall[theirs]:.3f}, "
+                f"cpu {per_cpu[mine] / per_cpu[theirs]:.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,10 @@ EPILOG = """examples:
   scalespec show my_net.yaml --phi 2.5 --resolution 256 --json
   scalespec fit efficientnet --max-macs 2e9 --max-params 2e7
   scalespec scale efficientnet-b0 --flops-multiplier 4 --strategy fast
+  scalespec fit efficientnet --max-memory 2e8 --batch 8 --strategy fast
+  scalespec frontier efficientnet -o frontier.png --csv frontier.csv [--measure torch]
   scalespec generate efficientnet-b0 --framework torch -o model.py
+  scalespec generate efficientnet-b0 --framework torch --for-inference -o model_fast.py
   scalespec generate efficientnet-b0 --framework onnx --weights b0.safetensors -o b0.onnx
   scalespec conform efficientnet-b0 --backends torch,tensorflow,onnx
   scalespec port b0.pth --model efficientnet-b0 -o b0.safetensors
