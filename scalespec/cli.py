@@ -456,6 +456,17 @@ def cmd_conform(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def add_base_arguments(
+    parser: argparse.ArgumentParser,
+    variant: str = "the named variant to start from (default: the model's own)",
+) -> None:
+    """--variant (where a scaling strategy starts) and --alpha (fast scaling's a)."""
+    parser.add_argument("--variant", help=variant)
+    parser.add_argument(
+        "--alpha", type=float, default=FAST_ALPHA, help="fast scaling's share of width (default 0.8)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scalespec",
@@ -508,10 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=STRATEGIES,
         help="fit the FLOPs multiplier of this scaling strategy instead of phi (see scale)",
     )
-    p.add_argument("--variant", help="with --strategy: the named variant to scale from")
-    p.add_argument(
-        "--alpha", type=float, default=FAST_ALPHA, help="fast scaling's share of width (default 0.8)"
-    )
+    add_base_arguments(p, variant="with --strategy: the named variant to scale from")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser(
@@ -519,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="scale a model to a FLOPs multiplier by a strategy (compound, fast, width, depth, resolution)",
     )
     add_model_arguments(p, scaling=False)
-    p.add_argument("--variant", help="the named variant to start from (default: the model's own)")
+    add_base_arguments(p)
     p.add_argument(
         "--flops-multiplier", type=float, required=True, help="how many times the MACs to aim for (e.g. 4)"
     )
@@ -528,9 +536,6 @@ def build_parser() -> argparse.ArgumentParser:
         default="compound",
         choices=STRATEGIES,
         help="compound: the spec's alpha/beta/gamma; fast: Dollar et al. 2021; or one dimension",
-    )
-    p.add_argument(
-        "--alpha", type=float, default=FAST_ALPHA, help="fast scaling's share of width (default 0.8)"
     )
     add_memory_arguments(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -541,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="every scaling strategy from 1x to N x MACs: a plot and a CSV of params, activations, memory (and latency)",
     )
     add_model_arguments(p, scaling=False)
-    p.add_argument("--variant", help="the named variant to start from (default: the model's own)")
+    add_base_arguments(p)
     p.add_argument(
         "--strategies",
         nargs="+",
@@ -553,9 +558,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-multiplier", type=float, default=16.0, help="largest FLOPs multiplier (default 16)")
     p.add_argument(
         "--points", type=int, default=9, help="multipliers per strategy, log-spaced from 1 (default 9)"
-    )
-    p.add_argument(
-        "--alpha", type=float, default=FAST_ALPHA, help="fast scaling's share of width (default 0.8)"
     )
     add_memory_arguments(p)
     p.add_argument("-o", "--output", help="the PNG to draw (needs matplotlib: scalespec[plot])")

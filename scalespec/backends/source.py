@@ -14,6 +14,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 
 from .. import __version__
 from ..errors import SpecError, printable
@@ -26,17 +27,48 @@ MAX_LINE = 120
 INDENT = "    "
 
 
+class Footer(NamedTuple):
+    """What follows ARCHITECTURE in a generated file: ``build_model`` (the trainable model, or
+    the folded one for inference), then the ``__main__`` smoke run."""
+
+    build: str
+    build_for_inference: str
+    main: str
+
+
+def source_emitter(framework: str, runtime: Path, footers: Footer):
+    """A backend's ``emit``: standalone source for ``framework`` built from ``runtime`` (importing
+    only that framework) and defining ``build_model(num_classes=None)``; ``for_inference``
+    makes the folded model that ``optimize_for_inference``'s weights load into."""
+
+    def emit(
+        network: Network,
+        *,
+        origin: ModelRef | None = None,
+        command: str | None = None,
+        for_inference: bool = False,
+    ) -> str:
+        how = {"origin": origin, "command": command, "for_inference": for_inference}
+        return emit_source(network, framework=framework, runtime=runtime, footers=footers, **how)
+
+    emit.__doc__ = source_emitter.__doc__
+    return emit
+
+
 def emit_source(
     network: Network,
     *,
     framework: str,
     runtime: Path,
-    footer: str,
+    footers: Footer,
     origin: ModelRef | None = None,
     command: str | None = None,
     for_inference: bool = False,
 ) -> str:
-    """The whole generated file for ``network``: header, runtime, ARCHITECTURE, then ``footer``."""
+    """The whole generated file for ``network``: header, runtime, ARCHITECTURE, build_model (the
+    folded model's when ``for_inference``) and the smoke run."""
+    build = footers.build_for_inference if for_inference else footers.build
+    footer = build.strip("\n") + "\n\n\n" + footers.main.lstrip("\n")
     parts = [
         header(network, framework, origin, command, for_inference),
         inline_modules(runtime.read_text(encoding="utf-8"), Path(table_module.__file__).read_text("utf-8")),

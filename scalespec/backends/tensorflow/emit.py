@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...ir.network import Network
-from ...zoo import ModelRef
-from ..source import emit_source
+from ..source import Footer, source_emitter
 
 RUNTIME_PATH = Path(__file__).with_name("runtime.py")
 
@@ -40,20 +38,4 @@ if __name__ == "__main__":  # run once on a blank image at the nominal size
 """
 
 
-def emit(
-    network: Network,
-    *,
-    origin: ModelRef | None = None,
-    command: str | None = None,
-    for_inference: bool = False,
-) -> str:
-    """Standalone source importing only Keras and defining ``build_model(num_classes=None)``."""
-    return emit_source(
-        network,
-        framework="TensorFlow/Keras",
-        runtime=RUNTIME_PATH,
-        footer=(BUILD_FOR_INFERENCE if for_inference else BUILD) + "\n\n" + MAIN,
-        origin=origin,
-        command=command,
-        for_inference=for_inference,
-    )
+emit = source_emitter("TensorFlow/Keras", RUNTIME_PATH, Footer(BUILD, BUILD_FOR_INFERENCE, MAIN))

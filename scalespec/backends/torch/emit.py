@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...ir.network import Network
-from ...zoo import ModelRef
-from ..source import emit_source
+from ..source import Footer, source_emitter
 
 RUNTIME_PATH = Path(__file__).with_name("runtime.py")
 
@@ -39,22 +37,4 @@ if __name__ == "__main__":  # run once on a blank image at the nominal size
 """
 
 
-def emit(
-    network: Network,
-    *,
-    origin: ModelRef | None = None,
-    command: str | None = None,
-    for_inference: bool = False,
-) -> str:
-    """Standalone source importing only torch and defining ``build_model(num_classes=None)``;
-    ``for_inference``: a model built folded, for the weights of ``optimize_for_inference``."""
-    footer = (BUILD_FOR_INFERENCE if for_inference else BUILD) + "\n\n" + MAIN
-    return emit_source(
-        network,
-        framework="PyTorch",
-        runtime=RUNTIME_PATH,
-        footer=footer,
-        origin=origin,
-        command=command,
-        for_inference=for_inference,
-    )
+emit = source_emitter("PyTorch", RUNTIME_PATH, Footer(BUILD, BUILD_FOR_INFERENCE, MAIN))
