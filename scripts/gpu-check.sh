@@ -2,7 +2,8 @@
 # Run on a machine with an NVIDIA GPU and PyTorch (TensorFlow may be absent), from the
 # repository root, after scripts/prepare-gpu-check.sh made .gpu-golden and .whl elsewhere.
 # It installs the missing wheels offline, checks every golden bundle with PyTorch on CUDA
-# (TF32 off), runs the CUDA tests, and writes a JSON report per bundle and summary.md
+# (TF32 off), compares the memory model with torch.cuda.max_memory_allocated
+# (benchmarks/memory.py), runs the CUDA tests, and writes a JSON report per bundle and summary.md
 # into $OUT (default ./gpu-check-out). DEVICE=cpu dry-runs the same steps without a GPU.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +49,10 @@ for path in sorted(out.glob("*.json")):
                 result = "PASS" if check["ok"] else "FAIL"
                 print(f"| {path.stem} | {check['check']} | {check['subject']} | {peak:.3g} | {f.get('worst', 0):.3g} | {f.get('first', '')} | {result} |")
 PYEOF
+# the memory model (ir/memory.py) against the allocator's peak on this device (docs/cost.md)
+"$PY" benchmarks/memory.py --device "$DEVICE" --models efficientnet-b0 efficientnetv2-s 2>&1 \
+  | grep -v '^ ' | tee -a "$OUT/summary.md"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 if [ "$DEVICE" = cuda ]; then
   "$PY" -m pytest -q -p no:cacheprovider -p no:scalespec tests/test_torch_export.py -k cuda 2>&1 | tail -3 | tee -a "$OUT/summary.md"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1

@@ -133,3 +133,20 @@ def test_activation_budget_is_the_cost_model_s_count():
     limit = network_cost(base).total.activations
     assert Budget(max_activations=limit).admits(network_cost(base).total)
     assert not Budget(max_activations=limit - 1).admits(network_cost(base).total)
+
+
+def test_frontier_without_matplotlib_says_how_to_get_it(tmp_path):
+    """matplotlib is an optional extra: without it, -o is refused before any work, --csv works."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['matplotlib'] = None\n"  # as if it were not installed
+        "from scalespec.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    png, table = tmp_path / "f.png", tmp_path / "f.csv"
+    args = [sys.executable, "-c", script, "frontier", "efficientnet", "--points", "2"]
+    run = subprocess.run([*args, "-o", str(png)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "scalespec[plot]" in run.stderr and not png.exists()
+    run = subprocess.run([*args, "--csv", str(table)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and len(_rows(table)) == 5 * 2 + 10

@@ -271,9 +271,10 @@ def _run(backend, model, network: Network, report: Report, device: str, optimize
 # Keras build of b8 takes 3 s, L2's second model took a CI worker to 16.8 of 24 GB) than it
 # adds, since the pyramid and the folding are the same code for every network.
 SECOND_MODEL_MAX_PARAMS = 25_000_000
-# The optimized check's second model is a folded copy of the first, with no graph of its own to
-# trace: it runs for every zoo model (efficientnet-l2's 480M parameters included).
-OPTIMIZED_MAX_PARAMS = 1_000_000_000
+# The optimized check's second model is a folded copy of the first, with no taps to trace: it
+# runs for every zoo model but efficientnet-l2, whose copy took the CI worker from 14 to 16.3 GB
+# (passed by hand at 32 px: 210 s, max abs 6.7e-7; docs/conformance.md).
+OPTIMIZED_MAX_PARAMS = 150_000_000
 
 
 def _optimized(backend, model, report: Report, device: str) -> None:

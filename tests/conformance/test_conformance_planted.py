@@ -222,8 +222,8 @@ def test_attenuated_difference_is_caught_at_its_tap(network, monkeypatch):
     model_stem = []
     build = torch_runtime.ScaledNet.__init__
 
-    def remember(self, arch):
-        build(self, arch)
+    def remember(self, arch, *args, **kwargs):
+        build(self, arch, *args, **kwargs)
         model_stem[:] = [self.stem]
 
     monkeypatch.setattr(torch_runtime.ScaledNet, "__init__", remember)

@@ -56,9 +56,17 @@ def measure(model: nn.Module, resolution: int) -> Measured:
     return Measured(count_params(model), count_buffers(model), count_macs(model, resolution), HOW)
 
 
-def _allocated_peak(run) -> int:
-    """Peak bytes the CPU allocator held above its level at the start, while ``run()`` ran,
-    read from the PyTorch profiler's memory events (allocations and frees in time order)."""
+def _allocated_peak(run, device: torch.device) -> int:
+    """Peak bytes the allocator held above its level at the start while ``run()`` ran: on CUDA
+    ``torch.cuda.max_memory_allocated``; on the CPU the PyTorch profiler's memory events
+    (allocations and frees in time order)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        start = torch.cuda.memory_allocated(device)
+        run()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - start
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
@@ -72,9 +80,10 @@ def _allocated_peak(run) -> int:
 
 
 def allocated_peak_bytes(model: nn.Module, x: torch.Tensor) -> int:
-    """Peak bytes the CPU allocator holds during one no-grad forward of ``model`` on ``x``, the
-    input included: live tensors plus the framework's scratch (oneDNN's reordered weights and
-    scratchpads), run as a flat ``torch.fx`` graph (see ``live_tensor_peak_bytes``)."""
+    """Peak bytes the allocator holds during one no-grad forward of ``model`` on ``x`` (CPU or
+    CUDA, where ``x`` is), the input included: live tensors plus the framework's scratch
+    (oneDNN's reordered weights and scratchpads, cuDNN's workspace), run as a flat
+    ``torch.fx`` graph (see ``live_tensor_peak_bytes``)."""
     graph = torch.fx.symbolic_trace(model)
     with torch.no_grad():
         graph(x)  # warm up: the measured call should not count first-call caches
@@ -82,7 +91,7 @@ def allocated_peak_bytes(model: nn.Module, x: torch.Tensor) -> int:
         def forward() -> None:
             graph(x)
 
-        return x.numel() * x.element_size() + _allocated_peak(forward)
+        return x.numel() * x.element_size() + _allocated_peak(forward, x.device)
 
 
 class _LiveTensors(TorchDispatchMode):
@@ -158,7 +167,7 @@ def training_peak_bytes(model: nn.Module, x: torch.Tensor, optimizer: torch.opti
     ``optimizer.step()``), counting what was held before it: weights, buffers, the input, and
     the gradients and optimizer state left by a first, unmeasured step."""
     model.train()
-    labels = torch.zeros(x.shape[0], dtype=torch.long)
+    labels = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=False)  # gradients persist between steps
@@ -169,4 +178,4 @@ def training_peak_bytes(model: nn.Module, x: torch.Tensor, optimizer: torch.opti
     held = [*model.parameters(), *model.buffers(), x]
     held += [p.grad for p in model.parameters() if p.grad is not None]
     held += [v for state in optimizer.state.values() for v in state.values() if torch.is_tensor(v)]
-    return sum(t.numel() * t.element_size() for t in held) + _allocated_peak(step)
+    return sum(t.numel() * t.element_size() for t in held) + _allocated_peak(step, x.device)
