@@ -164,12 +164,14 @@ def memory_lines(memory: dict) -> str:
 
 
 def _bytes(value: int) -> str:
-    """Bytes in binary units: 12.3 MiB."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+    """Bytes in binary units: 512 B, 12.3 MiB, 2.7 GiB."""
+    if value < 1024:
+        return f"{value} B"
+    for unit in ("KiB", "MiB"):
         value /= 1024
-    return ""
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1024:.1f} GiB"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -211,14 +213,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from .zoo import resolve_model
 
     if all(getattr(args, name) is None for name in LIMITS):
-        raise SpecError(
-            [
-                (
-                    "budget",
-                    "give at least one of --max-macs, --max-params, --max-activations, --max-memory, --max-training-memory",
-                )
-            ]
-        )
+        flags = ", ".join("--" + name.replace("_", "-") for name in LIMITS)
+        raise SpecError([("budget", f"give at least one of {flags}")])
     if args.variant and not args.strategy:
         raise SpecError(
             [("variant", "--variant is the base a --strategy scales from; phi fitting starts at phi 0")]

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .errors import SpecError
 from .ir.network import Network
 
 Progress = Callable[[str], None]
@@ -31,6 +32,8 @@ def time_networks(
 ) -> list[float]:
     """Median milliseconds of one eval forward of each network's ``optimize_for_inference``
     model in ``framework`` (torch, tensorflow or onnx) at ``batch`` and its own resolution."""
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise SpecError([("rounds", f"rounds must be a positive integer, got {rounds!r}")])
     from .backends import get_backend
 
     backend = get_backend(framework)

@@ -94,12 +94,18 @@ def test_frontier_refuses_to_overwrite_and_writes_nothing_on_bad_input(tmp_path,
     assert main(["frontier", "efficientnet", "-o", str(png)]) == 2
     assert png.read_text() == "mine"
     table = tmp_path / "t.csv"
-    for bad in (["--max-multiplier", "0.5"], ["--points", "1"], ["--alpha", "2", "--strategies", "fast"]):
+    bad_inputs = (
+        ["--max-multiplier", "0.5"],
+        ["--points", "1"],
+        ["--alpha", "2", "--strategies", "fast"],
+        ["--rounds", "0", "--measure", "onnx"],
+    )
+    for bad in bad_inputs:
         assert main(["frontier", "efficientnet", "--csv", str(table), *bad]) == 2
         assert not table.exists()
     assert main(["frontier", "efficientnet"]) == 2  # neither -o nor --csv
     errors = capsys.readouterr().err
-    assert "max_multiplier" in errors and "points" in errors and "alpha" in errors
+    assert "max_multiplier" in errors and "points" in errors and "alpha" in errors and "rounds" in errors
 
 
 def test_multiplier_grid_is_log_spaced_from_one():

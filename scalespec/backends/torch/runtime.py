@@ -229,7 +229,7 @@ class ScaledNet(nn.Module):
     def __init__(self, arch: Architecture, folded: bool = False):
         super().__init__()
         bn = {"padding": arch.padding, "eps": arch.bn_eps, "momentum": arch.bn_momentum, "init": arch.init}
-        bn["folded"] = folded
+        bn |= {"folded": folded}
         self.model_name = arch.name
         self.init = arch.init
         self.stem = ConvNormAct(arch.stem.as_layer(), **bn)
