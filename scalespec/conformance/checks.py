@@ -178,7 +178,9 @@ def init_deviation(value: np.ndarray, init: Init) -> tuple[float, str]:
         peak = float(np.max(np.abs(x)))
         if peak > init.bound * (1 + 1e-6):
             found.append((np.inf, f"values reach {peak:.4g}, beyond the declared bound {init.bound:.4g}"))
-    mean, std = float(x.mean()), float(x.std())
+    mean = float(x.mean())
+    squares = np.square(x - mean)  # squared, not ** 4: numpy's general power is ~10x slower
+    std = float(np.sqrt(squares.mean()))
     found.append((abs(mean) / (SIGMAS * sigma / np.sqrt(n)), f"mean {mean:.3g}, declared 0"))
     if n >= 2:
         allowed = SIGMAS * np.sqrt((KURTOSIS[init.dist] - 1) / (4 * n))
@@ -186,7 +188,7 @@ def init_deviation(value: np.ndarray, init: Init) -> tuple[float, str]:
             (abs(std / sigma - 1) / allowed, f"std {std:.4g}, declared {sigma:.4g} (+-{allowed:.1%})")
         )
     if n >= KURTOSIS_MIN_SIZE and std > 0:
-        kurtosis = float(np.mean((x - mean) ** 4) / std**4)
+        kurtosis = float(np.mean(np.square(squares)) / std**4)
         want = KURTOSIS[init.dist]
         found.append(
             (
