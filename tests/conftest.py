@@ -8,7 +8,11 @@ compiles each op with XLA on first use, 65 ms apiece; JAX's persistent compilati
 shared by every test and worker in .pytest_cache/jax, compiles each op once per run.
 
 Under pytest-xdist (``-n auto``), a test marked ``whole_machine`` (efficientnet-l2's 14 GB
-conformance) runs alone: it takes a file lock exclusively, every other test takes it shared.
+conformance) runs beside no other full-size model: it takes a file lock exclusively, every
+``slow`` test takes it shared, and small tests take none, so the other workers keep running
+them meanwhile. Collection puts ``whole_machine`` tests first (their worker is fresh: one that
+had run other tests first crossed 24 GB) and ``slow`` ones last (none waits on the lock while
+small tests are left to run).
 """
 
 import fcntl
@@ -45,9 +49,24 @@ def _whole_machine_tests_run_alone(request):
         yield
         return
     exclusive = request.node.get_closest_marker("whole_machine") is not None
+    if not exclusive and request.node.get_closest_marker("slow") is None:
+        yield  # a small model: it may run beside efficientnet-l2
+        return
     with open(Path(tempfile.gettempdir()) / f"scalespec-tests-{run}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``whole_machine`` tests first, small tests next, ``slow`` ones last (the module docstring
+    says why); otherwise collection order."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("whole_machine") is not None:
+            return 0
+        return 2 if item.get_closest_marker("slow") is not None else 1
+
+    items.sort(key=rank)  # stable: each group keeps collection order
