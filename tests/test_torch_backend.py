@@ -254,3 +254,13 @@ def test_optimize_for_inference_is_an_eval_copy_in_channels_last_without_gradien
     assert not fast.training and not any(p.requires_grad for p in fast.parameters())
     with torch.no_grad():
         assert fast(torch.zeros(1, 3, 32, 32)).shape == (1, 1000)
+
+
+def test_optimize_for_inference_refuses_a_batch_norm_it_cannot_fold():
+    """A module whose batch norm follows no scalespec conv (here a hand-written one) is bad input
+    naming the batch norm, not a copy that silently keeps it."""
+    import scalespec
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    with pytest.raises(SpecError, match="model: batch norm 1 follows no scalespec conv"):
+        scalespec.optimize_for_inference(model)

@@ -281,6 +281,19 @@ def test_generated_for_inference_equals_optimize_for_inference(backend, tmp_path
     np.testing.assert_allclose(backend.forward(generated, x), backend.forward(built, x), rtol=RTOL, atol=ATOL)
 
 
+def test_optimize_for_inference_folds_a_model_loaded_from_a_generated_file(backend, tmp_path):
+    """A generated file defines its own classes: the copy still has no batch norm left, and
+    computes the loaded model's outputs within convention 7."""
+    network = tiny("same")
+    generated = backend.load_emitted(write_emitted(backend, network, tmp_path / f"plain{backend.suffix}"))
+    backend.import_weights(generated, random_weights(network, 5))
+    fast = backend.optimize_for_inference(generated)
+    folded = backend.export_weights(fast)
+    assert "stem.conv.bias" in folded and not any(".bn." in name for name in folded)
+    x = random_input(network, 29, seed=6)
+    np.testing.assert_allclose(backend.forward(fast, x), backend.forward(generated, x), rtol=RTOL, atol=ATOL)
+
+
 def test_generated_feature_pyramid_equals_built(backend, tmp_path):
     """A features-only network emits a file whose build_model() returns the same maps, the same
     feature_info, and runs alone printing one shape per level."""

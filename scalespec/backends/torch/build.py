@@ -7,6 +7,7 @@ import copy
 import torch
 from torch import nn
 
+from ...errors import SpecError
 from ...ir.network import Network
 from ...ir.weights import fold_batch_norm
 from ..base import architecture
@@ -41,13 +42,27 @@ def optimize_for_inference(model: nn.Module) -> nn.Module:
     no gradients. SiLU and squeeze-excite stay as they are. ``model`` is not changed."""
     fast = copy.deepcopy(model).eval()
     for module in fast.modules():
-        if isinstance(module, ConvNormAct) and isinstance(module.bn, nn.BatchNorm2d):
+        if _is_conv_norm_act(module) and isinstance(module.bn, nn.BatchNorm2d):
             _fold(module)
+    left = [
+        name for name, module in fast.named_modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)
+    ]
+    if left:  # folding nothing would pass every output comparison while speeding nothing up
+        raise SpecError(
+            [("model", f"batch norm {left[0]} follows no scalespec conv, so it cannot be folded")]
+        )
     fast.requires_grad_(False)
     return fast.to(memory_format=torch.channels_last)
 
 
-def _fold(layer: ConvNormAct) -> None:
+def _is_conv_norm_act(module: nn.Module) -> bool:
+    """runtime.ConvNormAct, or the same class in a generated file (a copy of runtime.py's source,
+    so not the same Python class): conv -> bn -> act with those children."""
+    named = isinstance(module, ConvNormAct) or type(module).__name__ == ConvNormAct.__name__
+    return named and isinstance(getattr(module, "conv", None), nn.Conv2d)
+
+
+def _fold(layer: nn.Module) -> None:
     conv, bn = layer.conv, layer.bn
     kernel, bias = fold_batch_norm(
         *(
