@@ -11,16 +11,22 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from math import prod
+from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from test_cost import _mbconv_net
 
 from scalespec.cli import main
+from scalespec.conformance.checks import ATOL, RTOL
 from scalespec.conformance.strategies import cases
 from scalespec.errors import SpecError
 from scalespec.ir.memory import inference_memory, training_memory
+from scalespec.ir.network import SqueezeExcite
+from scalespec.ir.resolve import resolve
 from scalespec.ir.weights import tensor_specs
+from scalespec.spec.io import parse_spec
 from scalespec.zoo import resolve_model
 
 torch = pytest.importorskip("torch")
@@ -42,15 +48,36 @@ SCRATCH = 128 * 1024
 
 def test_tiny_network_inference_peak_by_hand():
     # 8 px input, batch 1: input 3*8*8 = 192; stem out 8*4*4 = 128; expand and dw out 16*4*4 = 256;
-    # SE: pooled 16, squeezed 2, gate 16; rescaled 256; project 128; add 128; head 256; pool 16.
-    # Largest live set, at the SE rescale: input 192 + shortcut 128 + dw out 256 (being
-    # rescaled) + gate 16 + rescaled 256 = 848 elements (the expand output is gone by then).
+    # SE: pooled 16, squeezed 2, gate 16; project 128; head 256; pool 16. The folded model
+    # rescales the dw output and adds the shortcut in place (no new tensor), so the largest
+    # live set is at the dw conv: input 192 + shortcut 128 + expand out 256 (its input) + dw
+    # out 256 = 832 elements (the SE rescale: 192 + 128 + 256 + gate 16 = 592).
     memory = inference_memory(_mbconv_net())
-    assert memory.peak_activations == 848 * 4
-    assert memory.peak_at == "stages.0.0.se.scale"
+    assert memory.peak_activations == 832 * 4
+    assert memory.peak_at == "stages.0.0.dw.conv"
     # folded weights: stem 216+8, expand 128+16, dw 144+16, SE 34+48, project 128+8, head 128+16,
     # classifier 160+10 = 1060
     assert memory.weights == 1060 * 4
+
+
+def test_squeeze_excite_opening_a_block_keeps_its_input_by_hand():
+    # stem 3->16 at stride 1, then a residual fused_mbconv of expand 1: its SE comes first, on
+    # the block's input, which the add reads again, so the rescale makes a new tensor. 8 px,
+    # batch 1: input 192; stem out 16*8*8 = 1024; rescaled 1024; conv 1024. Peak at the conv:
+    # input 192 + shortcut 1024 + rescaled 1024 + conv out 1024 = 3264 elements (rescaling the
+    # shortcut in place would give 2240, and the wrong output).
+    spec = {
+        "name": "se-first",
+        "input": {"channels": 3, "resolution": 8},
+        "stem": {"out": 16, "kernel": 3, "stride": 1},
+        "stages": [{"block": {"type": "fused_mbconv", "expand": 1, "kernel": 3, "out": 16, "se": {}}}],
+        "head": {"out": 16},
+        "classifier": {"num_classes": 10},
+    }
+    net = resolve(parse_spec(spec))
+    memory = inference_memory(net)
+    assert (memory.peak_activations, memory.peak_at) == (3264 * 4, "stages.0.0.conv.conv")
+    _check_against_torch(net, batch=1, resolution=8)
 
 
 def test_tiny_network_training_memory_by_hand():
@@ -110,6 +137,21 @@ def test_random_specs_memory_matches_torch(case):
     # PyTorch copies the padded input of a SAME conv, scratch the model leaves out: symmetric here
     net = replace(case.network(), padding="symmetric")
     _check_against_torch(net, batch=2, resolution=net.resolution)
+
+
+@pytest.mark.torch
+def test_every_block_kind_memory_matches_torch():
+    """Every block kind, residual or not; one squeeze-excite opens its block (fused_mbconv,
+    expand 1), so its input is the shortcut: the folded model must not rescale it in place,
+    and the model must keep it live. The folded model's output is the model's."""
+    text = (Path(__file__).parent / "data" / "tiny_all_blocks.yaml").read_text()
+    net = replace(resolve(parse_spec(yaml.safe_load(text))), padding="symmetric")
+    assert any(isinstance(block.ops[0], SqueezeExcite) and block.residual for block in net.blocks)
+    _check_against_torch(net, batch=2, resolution=29)
+    model = get_backend("torch").build(net).eval()
+    x = torch.randn(2, net.input_channels, 29, 29)
+    with torch.no_grad():
+        torch.testing.assert_close(optimize_for_inference(model)(x), model(x), rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.torch

@@ -4,8 +4,9 @@ The network is unrolled into a program of steps, one per tensor it computes (con
 norm, activation, SE pieces, residual add, pool, dense). Each step names the tensors it
 reads and, for training, the tensors its backward pass needs (what autograd saves).
 
-- Inference: the model ``optimize_for_inference`` returns (batch norm folded into the conv,
-  activations in place where PyTorch runs them in place). A tensor lives from the step that
+- Inference: the model ``optimize_for_inference`` returns (batch norm folded into the conv;
+  activations, the squeeze-excite rescale and the residual add in place where PyTorch's
+  folded model runs them in place). A tensor lives from the step that
   makes it to its last reader; the caller's input lives throughout; the peak is the largest
   sum of live tensors while a step runs (its inputs, its output and everything kept for later,
   such as a residual shortcut or the tensor an SE branch rescales).
@@ -37,7 +38,7 @@ SAVES_OUTPUT = ("relu", "sigmoid", "softmax")
 @dataclass(frozen=True)
 class Step:
     """One computed tensor: its name and size in elements, what it reads, whether it overwrites
-    its input (an in-place activation), and what its backward pass keeps (tensor names)."""
+    the first tensor it reads (in place), and what its backward pass keeps (tensor names)."""
 
     name: str
     elements: int
@@ -148,14 +149,14 @@ class _Program:
         in_place = conv.activation in INPLACE_ACTIVATIONS
         return self.activation(f"{conv.name}.act", conv.activation, out, elements, in_place)
 
-    def squeeze_excite(self, se: SqueezeExcite, x: str) -> str:
+    def squeeze_excite(self, se: SqueezeExcite, x: str, in_place: bool) -> str:
         wide, narrow = self.batch * se.channels, self.batch * se.squeeze_channels
         pooled = self.add(f"{se.name}.pool", wide, (x,))
         reduced = self.add(f"{se.name}.reduce", narrow, (pooled,), saves=(pooled,))
         inner = self.activation(f"{se.name}.act", se.activation, reduced, narrow, False)
         expanded = self.add(f"{se.name}.expand", wide, (inner,), saves=(inner,))
         gate = self.activation(f"{se.name}.gate", se.gate, expanded, wide, False)
-        return self.add(f"{se.name}.scale", self.sizes[x], (x, gate), saves=(x, gate))
+        return self.add(f"{se.name}.scale", self.sizes[x], (x, gate), in_place=in_place, saves=(x, gate))
 
     def drop(self, name: str, x: str, rate: float, per_sample: bool) -> str:
         """Drop-path or dropout in training: the mask (in the tensors' dtype, as PyTorch's CPU
@@ -178,10 +179,14 @@ class _Program:
         for block in net.blocks:
             shortcut = x
             for op in block.ops:
-                x = self.conv(op, x) if isinstance(op, Conv) else self.squeeze_excite(op, x)
+                if isinstance(op, Conv):
+                    x = self.conv(op, x)
+                else:  # the folded model rescales in place unless x is the shortcut, read again
+                    x = self.squeeze_excite(op, x, in_place=not self.training and x != shortcut)
             if block.residual:
                 x = self.drop(f"{block.name}.drop_path", x, block.row.drop_path, per_sample=True)
-                x = self.add(f"{block.name}.add", self.sizes[x], (x, shortcut))
+                in_place = not self.training  # the folded model adds into the block's fresh output
+                x = self.add(f"{block.name}.add", self.sizes[x], (x, shortcut), in_place=in_place)
             taps[block.name] = x
         if net.features:
             return self.steps, {taps[name] for name in net.features}
@@ -200,7 +205,7 @@ def peak_activations(steps: list[Step], sizes: dict[str, int], outputs: set[str]
     """The largest sum of live tensor elements over ``steps``, and the step where it occurs.
 
     A tensor is live from its step to its last reader; ``input`` and ``outputs`` stay live
-    throughout; an in-place step adds nothing, since it overwrites what it reads.
+    throughout; an in-place step adds nothing, since it overwrites the first tensor it reads.
     """
     last_read: dict[str, int] = {}
     for index, step in enumerate(steps):
@@ -210,8 +215,7 @@ def peak_activations(steps: list[Step], sizes: dict[str, int], outputs: set[str]
     peak, where = sizes["input"], "input"
     for index, step in enumerate(steps):
         if step.in_place:
-            (source,) = step.reads
-            live[step.name] = live.pop(source)
+            live[step.name] = live.pop(step.reads[0])
         else:
             live[step.name] = step.elements
         if sum(live.values()) > peak:

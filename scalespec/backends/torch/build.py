@@ -11,7 +11,7 @@ from ...errors import SpecError
 from ...ir.network import Network
 from ...ir.weights import fold_batch_norm
 from ..base import architecture
-from .runtime import ConvNormAct, build_network
+from .runtime import Block, ConvNormAct, build_network
 
 NETWORK_ATTR = "scalespec_network"  # the IR a built model came from, for weight-name checks
 
@@ -39,11 +39,15 @@ def network_of(model: nn.Module) -> Network | None:
 def optimize_for_inference(model: nn.Module) -> nn.Module:
     """An eval-only copy of ``model`` for fast inference: every batch norm folded into the conv
     before it (``ir.weights.fold_batch_norm``, exact up to rounding), weights in channels_last,
-    no gradients. SiLU and squeeze-excite stay as they are. ``model`` is not changed."""
+    no gradients; the squeeze-excite rescale and the residual add overwrite the fresh tensors
+    they read (as ``build_network(arch, folded=True)`` builds it). SiLU and squeeze-excite
+    compute as they did. ``model`` is not changed."""
     fast = copy.deepcopy(model).eval()
     for module in fast.modules():
         if _is_conv_norm_act(module) and isinstance(module.bn, nn.BatchNorm2d):
             _fold(module)
+        elif type(module).__name__ == Block.__name__ and hasattr(module, "run_in_place"):
+            module.run_in_place()
     left = [
         name for name, module in fast.named_modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)
     ]

@@ -135,19 +135,21 @@ class ConvNormAct(nn.Module):
 
 
 class SqueezeExcite(nn.Module):
-    """Global average pool -> 1x1 reduce (+bias) -> act -> 1x1 expand (+bias) -> gate -> rescale."""
+    """Global average pool -> 1x1 reduce (+bias) -> act -> 1x1 expand (+bias) -> gate -> rescale.
+    ``in_place`` (inference only): the rescale overwrites its input, which nothing else reads."""
 
-    def __init__(self, layer: SqueezeExciteLayer, init: str):
+    def __init__(self, layer: SqueezeExciteLayer, init: str, in_place: bool = False):
         super().__init__()
         self.reduce = nn.Conv2d(layer.channels, layer.squeeze, 1)
         self.act = make_activation(layer.act)
         self.expand = nn.Conv2d(layer.squeeze, layer.channels, 1)
         self.gate = make_activation(layer.gate)
+        self.in_place = in_place
         draw_tensors(self, layer_inits(init, layer))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scale = x.mean((2, 3), keepdim=True)
-        return x * self.gate(self.expand(self.act(self.reduce(scale))))
+        gate = self.gate(self.expand(self.act(self.reduce(x.mean((2, 3), keepdim=True)))))
+        return x.mul_(gate) if self.in_place else x * gate
 
 
 def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
@@ -177,14 +179,24 @@ class Block(nn.Sequential):
         self.kind = row.kind
         self.residual = bool(row.residual)
         self.drop_path_rate = float(row.drop_path)
+        self.run_in_place(folded)
+
+    def run_in_place(self, on: bool = True) -> None:
+        """Inference only: add the skip into the block's fresh output, and rescale in place
+        every SE but one that opens the block (its input is the skip, read again at the end)."""
+        self.in_place = on
+        for index, layer in enumerate(self):
+            if isinstance(layer, SqueezeExcite):
+                layer.in_place = on and index > 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = x
         for layer in self:
             out = layer(out)
-        if self.residual:
-            out = drop_path(out, self.drop_path_rate, self.training) + x
-        return out
+        if not self.residual:
+            return out
+        out = drop_path(out, self.drop_path_rate, self.training)
+        return out.add_(x) if self.in_place else out + x
 
 
 class DropoutLinear(nn.Linear):
