@@ -4,8 +4,10 @@ Not a test: run it by hand, e.g. ``.venv/bin/python benchmarks/bench_tensorflow.
 scalespec model is built from the emitted source file (the `keras` profile, the same
 architecture as keras.applications) and given keras.applications' weights through the
 published-layout importer; both run in eval mode on the same input, inside tf.function and
-inside tf.function(jit_compile=True) (XLA). keras.applications' model also runs its two input
-preprocessing layers (Rescaling, Normalization), which scalespec's network leaves to the caller.
+inside tf.function(jit_compile=True) (XLA); under tf.function, also scalespec's
+``optimize_for_inference`` copy (batch norms folded into the convs). keras.applications' model
+also runs its two input preprocessing layers (Rescaling, Normalization), which scalespec's
+network leaves to the caller.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from scalespec.backends.tensorflow import BACKEND  # noqa: E402
 from scalespec.backends.tensorflow.published import import_keras_application  # noqa: E402
 from scalespec.ir.resolve import resolve  # noqa: E402
 from scalespec.zoo import load_model  # noqa: E402
+
+OPTIMIZED = "scalespec optimize_for_inference"
 
 
 def emitted_b0() -> keras.Model:
@@ -66,6 +70,7 @@ def main() -> None:
     BACKEND.import_weights(
         ours, import_keras_application(reference, resolve(ref.spec, variant="b0", profile="keras"))
     )
+    optimized = BACKEND.optimize_for_inference(ours)
     threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
     print(f"cpu: {cpu_model()}; threads: {threads}; tensorflow {tf.__version__}; keras {keras.__version__}")
     print(
@@ -79,6 +84,8 @@ def main() -> None:
             "scalespec (emitted)": compiled(ours, xla),
             "keras.applications": compiled(reference, xla),
         }
+        if not xla:  # XLA on CPU is 10x slower for every model here (docs/performance.md)
+            forwards[OPTIMIZED] = compiled(optimized, xla)
         rates: dict[str, float] = {}
         for _ in range(args.rounds):  # alternate the models so load changes hit both alike
             for name, forward in forwards.items():
@@ -86,8 +93,9 @@ def main() -> None:
                 rates[name] = max(rates.get(name, 0.0), rate)
         for name, rate in rates.items():
             print(f"{mode:12s} {name:20s} {rate:8.1f} img/s (best of {args.rounds})")
-        ratio = rates["scalespec (emitted)"] / rates["keras.applications"]
-        print(f"{mode:12s} ratio scalespec/keras.applications {ratio:.3f}")
+        for name in (n for n in rates if n.startswith("scalespec")):
+            ratio = rates[name] / rates["keras.applications"]
+            print(f"{mode:12s} ratio {name}/keras.applications {ratio:.3f}")
 
 
 if __name__ == "__main__":
