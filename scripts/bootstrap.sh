@@ -9,5 +9,8 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 echo "[bootstrap] installing scalespec[all] (pinned by constraints.txt)"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[all]"
+# --no-compile: pip would byte-compile every file of PyTorch, TensorFlow and JAX (69 of the
+# 138 s a fresh install took here); Python compiles the modules a run imports when it first
+# imports them (about 2 s for all the frameworks' imports).
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-compile -c constraints.txt -e ".[all]"
 echo "[bootstrap] ready: $(.venv/bin/python -c 'import scalespec; print("scalespec", scalespec.__version__)')"
