@@ -9,8 +9,9 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 echo "[bootstrap] installing scalespec[all] (pinned by constraints.txt)"
-# --no-compile: pip would byte-compile every file of PyTorch, TensorFlow and JAX (69 of the
-# 138 s a fresh install took here); Python compiles the modules a run imports when it first
-# imports them (about 2 s for all the frameworks' imports).
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-compile -c constraints.txt -e ".[all]"
+# pip byte-compiles every installed file (69 of the 138 s a fresh install takes here). Keep
+# it: where PYTHONDONTWRITEBYTECODE is set (as on this project's machines) nothing compiled at
+# import is kept, so without it every process, worker and subprocess compiles PyTorch and
+# TensorFlow from source again (a CI run took 2 minutes longer).
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[all]"
 echo "[bootstrap] ready: $(.venv/bin/python -c 'import scalespec; print("scalespec", scalespec.__version__)')"
